@@ -1,0 +1,94 @@
+/*
+ * Xen PV SCSI (vscsiif) backend: the request engine.
+ *
+ * Decoding and validation of ring requests, SG-list building and response
+ * encoding, kept apart from the XenDevice glue so that it can be unit
+ * tested and fuzzed without Xen. Everything here treats its input as
+ * hostile: no assertion depends on guest data.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_XEN_XEN_PVSCSI_PROTO_H
+#define HW_XEN_XEN_PVSCSI_PROTO_H
+
+#include "hw/xen/interface/io/vscsiif.h"
+
+/* Ring entries on the single 4 KiB ring page (16). */
+#define XEN_PVSCSI_RING_SIZE __CONST_RING_SIZE(vscsiif, VSCSIIF_PAGE_SIZE)
+
+/* Default and bounds of the advertised feature-sg-grant. */
+#define XEN_PVSCSI_SG_GRANT_DEFAULT 128
+#define XEN_PVSCSI_SG_GRANT_MIN     VSCSIIF_SG_TABLESIZE
+#define XEN_PVSCSI_SG_GRANT_MAX     (VSCSIIF_SG_TABLESIZE * \
+                                     VSCSIIF_SG_PER_PAGE)
+
+typedef enum XenPVSCSIDataMode {
+    XEN_PVSCSI_DATA_NONE,
+    XEN_PVSCSI_DATA_TO_DEVICE,      /* guest -> device (write) */
+    XEN_PVSCSI_DATA_FROM_DEVICE,    /* device -> guest (read) */
+} XenPVSCSIDataMode;
+
+/* A request after validation: a private copy, never re-read from the ring. */
+typedef struct XenPVSCSIDecoded {
+    vscsiif_request_t req;
+    XenPVSCSIDataMode mode;
+    bool indirect;          /* seg[] describes SG-list pages */
+    unsigned int nr_segs;   /* entries of seg[] in use */
+} XenPVSCSIDecoded;
+
+/* One piece of a data transfer: a byte range of a granted guest page. */
+typedef struct XenPVSCSICopySeg {
+    uint32_t gref;
+    uint16_t offset;
+    uint16_t len;
+    uint32_t buf_off;       /* offset in the window's host buffer */
+} XenPVSCSICopySeg;
+
+/*
+ * Copy the ring slot once into @d and validate the header fields.
+ * @max_sg is the advertised feature-sg-grant (0: indirect not offered).
+ * Returns XEN_VSCSIIF_RSLT_HOST_OK or the host code to answer with, in which
+ * case *@why names the problem (a static string, for the log).
+ */
+int xen_pvscsi_decode(const vscsiif_request_t *slot, XenPVSCSIDecoded *d,
+                      unsigned int max_sg, const char **why);
+
+/*
+ * Validate the indirect SG-list page descriptors of @d and return the
+ * number of SG elements they hold in *@nr_elems (at most @max_sg).
+ */
+int xen_pvscsi_check_indirect(const XenPVSCSIDecoded *d, unsigned int max_sg,
+                              unsigned int *nr_elems, const char **why);
+
+/*
+ * Validate data elements (each within one 4 KiB page) and return the total
+ * data length in *@total.
+ */
+int xen_pvscsi_check_elems(const vscsiif_segment_t *elems, unsigned int n,
+                           uint64_t *total, const char **why);
+
+/*
+ * Map the byte window [@pos, @pos + @len) of a request's data, described by
+ * @elems, onto copy segments. @out must have room for @n entries. Returns the
+ * number of segments written; *@covered is the number of window bytes that
+ * fall inside the data (less than @len if the window runs past the end).
+ */
+unsigned int xen_pvscsi_sg_window(const vscsiif_segment_t *elems,
+                                  unsigned int n, uint64_t pos, uint32_t len,
+                                  XenPVSCSICopySeg *out, uint32_t *covered);
+
+/* QEMU SCSIHostStatus value -> XEN_VSCSIIF_RSLT_HOST_* (unknown: ERROR). */
+uint8_t xen_pvscsi_host_code(int qemu_host_status);
+
+/* Build the response to a CDB; sense beyond 96 bytes is dropped. */
+void xen_pvscsi_encode_cdb(vscsiif_response_t *rsp, uint16_t rqid,
+                           uint8_t host, uint8_t status,
+                           const uint8_t *sense, size_t sense_len,
+                           uint32_t residual);
+
+/* Build the response to an ABORT or RESET. */
+void xen_pvscsi_encode_tmf(vscsiif_response_t *rsp, uint16_t rqid,
+                           bool success);
+
+#endif /* HW_XEN_XEN_PVSCSI_PROTO_H */

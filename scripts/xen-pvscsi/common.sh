@@ -1,0 +1,66 @@
+# Shared settings for the xen-pvscsi build and test scripts. Sourced, not run.
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+# Project root (the clone).
+XPV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# The one place where the QEMU base is pinned: Debian source package
+# "qemu" from trixie. Upstream version is the part before "+ds".
+XPV_QEMU_DEB_VERSION=1:10.0.13+ds-0+deb13u1
+XPV_QEMU_SUITE=trixie
+
+# Everything built or downloaded lives outside the clone.
+: "${XPV_CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/xen-pvscsi}"
+# config.mk written by ./configure may override these.
+if [ -f "$XPV_ROOT/config.mk" ]; then
+    # shellcheck disable=SC1091
+    eval "$(sed -n 's/^\([A-Z_]*\) *?\{0,1\}= *\(.*\)$/: "${\1:=\2}"/p' "$XPV_ROOT/config.mk")"
+fi
+: "${XPV_QEMU_SRC:=$XPV_CACHE/qemu-src}"
+: "${XPV_BUILD:=$XPV_CACHE/build}"
+export CCACHE_DIR="${CCACHE_DIR:-$XPV_CACHE/ccache}"
+
+xpv_log() { printf '[xen-pvscsi %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+xpv_die() { printf '[xen-pvscsi] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Debian archive base URI, taken from the machine's own apt configuration
+# (the source that serves bookworm/main), so no mirror is named here.
+xpv_debian_uri() {
+    if [ -n "${XPV_DEBIAN_URI:-}" ]; then
+        echo "$XPV_DEBIAN_URI"; return
+    fi
+    apt-cache policy 2>/dev/null | awk '
+        /^ *[0-9]+ [a-z]+:\/\/.* bookworm\/main / { uri = $2; next }
+        /release .*o=Debian,.*n=bookworm,l=Debian,c=main/ { if (uri) { print uri; exit } }
+        { uri = "" }'
+}
+
+# A private apt configuration: its own sources, lists and cache, so the
+# machine's apt setup is never edited. Prints the apt-get options to use.
+xpv_private_apt() {
+    local d="$XPV_CACHE/apt" uri
+    uri=$(xpv_debian_uri)
+    [ -n "$uri" ] || xpv_die "cannot find the Debian archive in this machine's apt sources (run 'apt-get update', or set XPV_DEBIAN_URI)"
+    mkdir -p "$d/lists/partial" "$d/archives/partial"
+    cat > "$d/sources.list.new" <<EOS
+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $XPV_QEMU_SUITE main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri bookworm-backports main
+EOS
+    if ! cmp -s "$d/sources.list.new" "$d/sources.list"; then
+        mv "$d/sources.list.new" "$d/sources.list"
+        rm -f "$d/lists/stamp"
+    else
+        rm -f "$d/sources.list.new"
+    fi
+    XPV_APT_OPTS=(-o "Dir::Etc::SourceList=$d/sources.list"
+                  -o "Dir::Etc::SourceParts=$d/none"
+                  -o "Dir::State::Lists=$d/lists"
+                  -o "Dir::Cache::Archives=$d/archives"
+                  -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
+                  -o "APT::Sandbox::User=root")
+    if [ ! -f "$d/lists/stamp" ] || [ -n "$(find "$d/lists/stamp" -mmin +1440)" ]; then
+        xpv_log "updating the private apt lists (trixie sources, bookworm-backports)"
+        apt-get "${XPV_APT_OPTS[@]}" -q update >&2 || xpv_die "apt-get update (private config) failed"
+        touch "$d/lists/stamp"
+    fi
+}
