@@ -1,0 +1,1388 @@
+/*
+ * xen-pvscsi: Xen PV SCSI (vscsiif) backend on QEMU's SCSI bus.
+ *
+ * A XenDevice that owns a SCSI bus. Its LUNs are ordinary QEMU SCSI devices
+ * (scsi-hd, scsi-cd, scsi-generic, scsi-block) addressed by the frontend as
+ * channel:id:lun. Requests come from one shared ring page, data moves by
+ * grant copy, and every request gets exactly one response.
+ *
+ * The request engine (decode, validation, SG building, response encoding)
+ * lives in xen-pvscsi-proto.c; this file is the XenDevice, xenstore and SCSI
+ * bus glue.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "block/aio-wait.h"
+#include "qemu/defer-call.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qemu/timer.h"
+#include "qapi/error.h"
+#include "hw/hotplug.h"
+#include "hw/qdev-properties.h"
+#include "hw/scsi/scsi.h"
+#include "hw/xen/xen.h"
+#include "hw/xen/xen-bus.h"
+#include "hw/xen/xen-bus-helper.h"
+#include "hw/xen/xen-pvscsi-proto.h"
+#include "scsi/constants.h"
+#include "scsi/utils.h"
+#include "system/block-backend.h"
+#include "system/iothread.h"
+#include "trace.h"
+
+#define TYPE_XEN_PVSCSI "xen-pvscsi"
+OBJECT_DECLARE_SIMPLE_TYPE(XenPVSCSI, XEN_PVSCSI)
+
+/* The frontend (Linux xen-scsifront) supports channel 0, ids 0-63. */
+#define XEN_PVSCSI_MAX_CHANNEL  0
+#define XEN_PVSCSI_MAX_TARGET   63
+#define XEN_PVSCSI_MAX_LUN      255
+
+#define XEN_PVSCSI_VHOST_AUTO   UINT32_MAX
+
+/* Guest-triggered log lines: at most this many per second per vhost. */
+#define XEN_PVSCSI_LOG_BURST    10
+
+/* QEMU's host status values are the vscsiif host codes. */
+QEMU_BUILD_BUG_ON(SCSI_HOST_NO_LUN != XEN_VSCSIIF_RSLT_HOST_NO_CONNECT);
+QEMU_BUILD_BUG_ON(SCSI_HOST_BUSY != XEN_VSCSIIF_RSLT_HOST_BUS_BUSY);
+QEMU_BUILD_BUG_ON(SCSI_HOST_TIME_OUT != XEN_VSCSIIF_RSLT_HOST_TIME_OUT);
+QEMU_BUILD_BUG_ON(SCSI_HOST_BAD_RESPONSE != XEN_VSCSIIF_RSLT_HOST_BAD_TARGET);
+QEMU_BUILD_BUG_ON(SCSI_HOST_ABORTED != XEN_VSCSIIF_RSLT_HOST_ABORT);
+QEMU_BUILD_BUG_ON(SCSI_HOST_ERROR != XEN_VSCSIIF_RSLT_HOST_ERROR);
+QEMU_BUILD_BUG_ON(SCSI_HOST_RESET != XEN_VSCSIIF_RSLT_HOST_RESET);
+QEMU_BUILD_BUG_ON(SCSI_HOST_TRANSPORT_DISRUPTED !=
+                  XEN_VSCSIIF_RSLT_HOST_TRANSPORT_DISRUPTED);
+QEMU_BUILD_BUG_ON(SCSI_HOST_TARGET_FAILURE !=
+                  XEN_VSCSIIF_RSLT_HOST_TARGET_FAILURE);
+QEMU_BUILD_BUG_ON(SCSI_HOST_RESERVATION_ERROR !=
+                  XEN_VSCSIIF_RSLT_HOST_NEXUS_FAILURE);
+QEMU_BUILD_BUG_ON(SCSI_HOST_ALLOCATION_FAILURE !=
+                  XEN_VSCSIIF_RSLT_HOST_ALLOC_FAILURE);
+QEMU_BUILD_BUG_ON(SCSI_HOST_MEDIUM_ERROR !=
+                  XEN_VSCSIIF_RSLT_HOST_MEDIUM_ERROR);
+
+typedef struct XenPVSCSI XenPVSCSI;
+
+/* One CDB in flight. A pool of XEN_PVSCSI_RING_SIZE of them per ring. */
+typedef struct XenPVSCSIReq {
+    XenPVSCSI *s;
+    SCSIRequest *sreq;
+    XenPVSCSIDecoded d;
+    vscsiif_segment_t *elems;       /* data elements (d.req.seg or ind[]) */
+    unsigned int nr_elems;
+    vscsiif_segment_t *ind;         /* room for max_sg indirect elements */
+    XenDeviceGrantCopySegment *copy;    /* room for max_sg copy segments */
+    XenPVSCSICopySeg *win;
+    uint64_t data_len;
+    uint64_t pos;                   /* bytes moved so far */
+    uint8_t fail_host;              /* answer with this host code if set */
+    bool aborted;
+    QTAILQ_ENTRY(XenPVSCSIReq) next;
+} XenPVSCSIReq;
+
+/* An ABORT or RESET waiting for the requests it cancels. */
+typedef struct XenPVSCSITmf {
+    XenPVSCSI *s;
+    uint64_t gen;
+    uint16_t rqid;
+    uint8_t act;
+    unsigned int pending;
+    bool success;
+    SCSIDevice *sdev;               /* RESET: the LUN (referenced) */
+} XenPVSCSITmf;
+
+typedef struct XenPVSCSITmfWait {
+    Notifier n;
+    XenPVSCSITmf *tmf;
+} XenPVSCSITmfWait;
+
+/* A LUN as the xenstore protocol sees it (vscsi-devs/dev-N). */
+typedef struct XenPVSCSILun {
+    unsigned int devnum;
+    SCSIDevice *sdev;               /* NULL once unplugged */
+    enum xenbus_state state;
+    bool unplug_requested;
+    QLIST_ENTRY(XenPVSCSILun) next;
+} XenPVSCSILun;
+
+struct XenPVSCSI {
+    XenDevice xendev;
+    SCSIBus bus;
+
+    /* properties */
+    uint32_t vhost;
+    uint32_t sg_grant;
+    IOThread *iothread;
+
+    AioContext *ctx;
+    QEMUBH *bh;                     /* push responses, notify, poll ring */
+
+    /* ring state; touched only in ctx while connected */
+    vscsiif_back_ring_t ring;
+    void *sring;
+    unsigned int ring_ref;
+    XenEventChannel *event_channel;
+    bool ring_ok;                   /* responses may be written */
+    bool halted;                    /* guest broke the ring protocol */
+    bool rsp_pending;
+    uint64_t gen;                   /* bumped at every connect/disconnect */
+    XenPVSCSIReq reqs[XEN_PVSCSI_RING_SIZE];
+    QTAILQ_HEAD(, XenPVSCSIReq) free_reqs;
+    QTAILQ_HEAD(, XenPVSCSIReq) inflight;
+    unsigned int nr_inflight;
+    unsigned int nr_tmf;
+
+    /* xenstore LUN table; main loop only */
+    QLIST_HEAD(, XenPVSCSILun) luns;
+
+    /* rate limit for guest-triggered log lines */
+    int64_t log_window;
+    unsigned int log_count, log_suppressed;
+};
+
+
+/* ------------------------------------------------------------------ */
+/* Logging                                                              */
+
+static void G_GNUC_PRINTF(2, 3)
+xen_pvscsi_guest_error(XenPVSCSI *s, const char *fmt, ...)
+{
+    int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    if (now - s->log_window >= 1000) {
+        if (s->log_suppressed) {
+            warn_report("xen-pvscsi: dom%u vhost %s: %u similar messages "
+                        "suppressed", s->xendev.frontend_id, s->xendev.name,
+                        s->log_suppressed);
+        }
+        s->log_window = now;
+        s->log_count = 0;
+        s->log_suppressed = 0;
+    }
+    if (s->log_count >= XEN_PVSCSI_LOG_BURST) {
+        s->log_suppressed++;
+        return;
+    }
+    s->log_count++;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    warn_report("xen-pvscsi: dom%u vhost %s: %s", s->xendev.frontend_id,
+                s->xendev.name, msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Responses (ring context)                                             */
+
+static void xen_pvscsi_put_response(XenPVSCSI *s, const vscsiif_response_t *rsp)
+{
+    if (!s->ring_ok) {
+        return;
+    }
+    memcpy(RING_GET_RESPONSE(&s->ring, s->ring.rsp_prod_pvt), rsp,
+           sizeof(*rsp));
+    s->ring.rsp_prod_pvt++;
+    s->rsp_pending = true;
+    qemu_bh_schedule(s->bh);
+}
+
+static void xen_pvscsi_respond_host(XenPVSCSI *s, uint16_t rqid, uint8_t host)
+{
+    vscsiif_response_t rsp;
+
+    xen_pvscsi_encode_cdb(&rsp, rqid, host, 0, NULL, 0, 0);
+    xen_pvscsi_put_response(s, &rsp);
+}
+
+static void xen_pvscsi_tmf_respond(XenPVSCSITmf *tmf)
+{
+    XenPVSCSI *s = tmf->s;
+    vscsiif_response_t rsp;
+
+    if (tmf->gen == s->gen) {
+        trace_xen_pvscsi_tmf_done(tmf->rqid, tmf->success);
+        xen_pvscsi_encode_tmf(&rsp, tmf->rqid, tmf->success);
+        xen_pvscsi_put_response(s, &rsp);
+        s->nr_tmf--;
+    }
+    if (tmf->sdev) {
+        object_unref(OBJECT(tmf->sdev));
+    }
+    g_free(tmf);
+}
+
+static XenPVSCSIReq *xen_pvscsi_get_req(XenPVSCSI *s)
+{
+    XenPVSCSIReq *r = QTAILQ_FIRST(&s->free_reqs);
+
+    if (r) {
+        QTAILQ_REMOVE(&s->free_reqs, r, next);
+        QTAILQ_INSERT_TAIL(&s->inflight, r, next);
+        s->nr_inflight++;
+        r->sreq = NULL;
+        r->elems = NULL;
+        r->nr_elems = 0;
+        r->data_len = 0;
+        r->pos = 0;
+        r->fail_host = 0;
+        r->aborted = false;
+    }
+    return r;
+}
+
+static void xen_pvscsi_put_req(XenPVSCSIReq *r)
+{
+    XenPVSCSI *s = r->s;
+
+    if (r->sreq) {
+        r->sreq->hba_private = NULL;
+        scsi_req_unref(r->sreq);
+        r->sreq = NULL;
+    }
+    QTAILQ_REMOVE(&s->inflight, r, next);
+    QTAILQ_INSERT_HEAD(&s->free_reqs, r, next);
+    s->nr_inflight--;
+}
+
+/* Answer a CDB and release its slot. */
+static void xen_pvscsi_finish(XenPVSCSIReq *r, uint8_t host, uint8_t status,
+                              const uint8_t *sense, size_t sense_len)
+{
+    XenPVSCSI *s = r->s;
+    uint32_t residual = r->data_len > r->pos ? r->data_len - r->pos : 0;
+    vscsiif_response_t rsp;
+
+    trace_xen_pvscsi_complete(r, r->d.req.rqid, host, status, sense_len,
+                              residual);
+    xen_pvscsi_encode_cdb(&rsp, r->d.req.rqid, host, status, sense,
+                          sense_len, residual);
+    xen_pvscsi_put_response(s, &rsp);
+    xen_pvscsi_put_req(r);
+}
+
+/* ------------------------------------------------------------------ */
+/* SCSIBusInfo callbacks (request's AioContext == ring context)         */
+
+static int xen_pvscsi_parse_cdb(SCSIDevice *dev, SCSICommand *cmd,
+                                uint8_t *buf, size_t buf_len,
+                                void *hba_private)
+{
+    XenPVSCSIReq *r = hba_private;
+
+    /*
+     * Passthrough devices: length and direction come from the guest, so
+     * tapes, changers and vendor commands reach the device unchanged.
+     */
+    if (cmd->len == 0) {
+        cmd->len = MIN(r->d.req.cmd_len, SCSI_CMD_BUF_SIZE);
+        memcpy(cmd->buf, buf, cmd->len);
+    }
+    cmd->xfer = r->data_len;
+    switch (r->d.mode) {
+    case XEN_PVSCSI_DATA_TO_DEVICE:
+        cmd->mode = SCSI_XFER_TO_DEV;
+        break;
+    case XEN_PVSCSI_DATA_FROM_DEVICE:
+        cmd->mode = SCSI_XFER_FROM_DEV;
+        break;
+    default:
+        cmd->mode = SCSI_XFER_NONE;
+        cmd->xfer = 0;
+        break;
+    }
+    return 0;
+}
+
+static void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len)
+{
+    XenPVSCSIReq *r = sreq->hba_private;
+    XenPVSCSI *s;
+    bool to_domain;
+    uint8_t *buf;
+    uint32_t covered;
+    unsigned int i, n;
+    Error *local_err = NULL;
+
+    if (!r) {
+        return;
+    }
+    s = r->s;
+    trace_xen_pvscsi_transfer(r, r->d.req.rqid, r->pos, len);
+
+    to_domain = r->d.mode == XEN_PVSCSI_DATA_FROM_DEVICE;
+    buf = scsi_req_get_buf(sreq);
+    n = xen_pvscsi_sg_window(r->elems, r->nr_elems, r->pos, len, r->win,
+                             &covered);
+    if (covered < len) {
+        /* The device wants more than the guest's buffer holds. */
+        xen_pvscsi_guest_error(s, "rqid %u: data buffer of %" PRIu64
+                               " bytes too short for the command",
+                               r->d.req.rqid, r->data_len);
+        r->fail_host = XEN_VSCSIIF_RSLT_HOST_ERROR;
+        scsi_req_cancel_async(sreq, NULL);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        if (to_domain) {
+            r->copy[i].dest.foreign.ref = r->win[i].gref;
+            r->copy[i].dest.foreign.offset = r->win[i].offset;
+            r->copy[i].source.virt = buf + r->win[i].buf_off;
+        } else {
+            r->copy[i].source.foreign.ref = r->win[i].gref;
+            r->copy[i].source.foreign.offset = r->win[i].offset;
+            r->copy[i].dest.virt = buf + r->win[i].buf_off;
+        }
+        r->copy[i].len = r->win[i].len;
+    }
+    if (n) {
+        xen_device_copy_grant_refs(&s->xendev, to_domain, r->copy, n,
+                                   &local_err);
+        if (local_err) {
+            xen_pvscsi_guest_error(s, "rqid %u: grant copy failed: %s",
+                                   r->d.req.rqid,
+                                   error_get_pretty(local_err));
+            error_free(local_err);
+            r->fail_host = XEN_VSCSIIF_RSLT_HOST_ERROR;
+            scsi_req_cancel_async(sreq, NULL);
+            return;
+        }
+    }
+    r->pos += covered;
+    scsi_req_continue(sreq);
+}
+
+static void xen_pvscsi_command_complete(SCSIRequest *sreq, size_t residual)
+{
+    XenPVSCSIReq *r = sreq->hba_private;
+    uint8_t sense[VSCSIIF_SENSE_BUFFERSIZE];
+    int sense_len = 0;
+
+    if (!r) {
+        return;
+    }
+    if (r->fail_host) {
+        xen_pvscsi_finish(r, r->fail_host, 0, NULL, 0);
+        return;
+    }
+    if (sreq->status != GOOD) {
+        sense_len = scsi_req_get_sense(sreq, sense, sizeof(sense));
+    }
+    xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_OK, sreq->status & 0xff,
+                      sense, MAX(sense_len, 0));
+}
+
+static void xen_pvscsi_command_failed(SCSIRequest *sreq)
+{
+    XenPVSCSIReq *r = sreq->hba_private;
+
+    if (!r) {
+        return;
+    }
+    xen_pvscsi_finish(r, r->fail_host ? r->fail_host :
+                      xen_pvscsi_host_code(sreq->host_status), 0, NULL, 0);
+}
+
+static void xen_pvscsi_request_cancelled(SCSIRequest *sreq)
+{
+    XenPVSCSIReq *r = sreq->hba_private;
+    uint8_t host;
+
+    if (!r) {
+        return;
+    }
+    if (r->fail_host) {
+        host = r->fail_host;
+    } else if (r->aborted) {
+        host = XEN_VSCSIIF_RSLT_HOST_ABORT;
+    } else {
+        host = XEN_VSCSIIF_RSLT_HOST_RESET;
+    }
+    trace_xen_pvscsi_cancel(r, r->d.req.rqid, host);
+    xen_pvscsi_finish(r, host, 0, NULL, 0);
+}
+
+static void xen_pvscsi_drained_begin(SCSIBus *bus)
+{
+    XenPVSCSI *s = container_of(bus, XenPVSCSI, bus);
+
+    if (s->event_channel) {
+        xen_device_set_event_channel_context(&s->xendev, s->event_channel,
+                                             NULL, &error_abort);
+    }
+}
+
+static void xen_pvscsi_drained_end(SCSIBus *bus)
+{
+    XenPVSCSI *s = container_of(bus, XenPVSCSI, bus);
+
+    if (s->event_channel) {
+        xen_device_set_event_channel_context(&s->xendev, s->event_channel,
+                                             s->ctx, &error_abort);
+    }
+}
+
+static const struct SCSIBusInfo xen_pvscsi_scsi_info = {
+    .tcq = true,
+    .max_channel = XEN_PVSCSI_MAX_CHANNEL,
+    .max_target = XEN_PVSCSI_MAX_TARGET,
+    .max_lun = XEN_PVSCSI_MAX_LUN,
+
+    .parse_cdb = xen_pvscsi_parse_cdb,
+    .transfer_data = xen_pvscsi_transfer_data,
+    .complete = xen_pvscsi_command_complete,
+    .fail = xen_pvscsi_command_failed,
+    .cancel = xen_pvscsi_request_cancelled,
+    .drained_begin = xen_pvscsi_drained_begin,
+    .drained_end = xen_pvscsi_drained_end,
+};
+
+/* ------------------------------------------------------------------ */
+/* Task management                                                      */
+
+static void xen_pvscsi_tmf_wait_done(Notifier *n, void *data)
+{
+    XenPVSCSITmfWait *w = container_of(n, XenPVSCSITmfWait, n);
+    XenPVSCSITmf *tmf = w->tmf;
+
+    notifier_remove(n);
+    g_free(w);
+    if (--tmf->pending == 0) {
+        xen_pvscsi_tmf_respond(tmf);
+    }
+}
+
+static bool xen_pvscsi_req_matches(XenPVSCSIReq *r, const vscsiif_request_t *t)
+{
+    return r->sreq && r->d.req.channel == t->channel &&
+           r->d.req.id == t->id && r->d.req.lun == t->lun;
+}
+
+static void xen_pvscsi_do_abort(XenPVSCSI *s, const vscsiif_request_t *t)
+{
+    XenPVSCSITmf *tmf = g_new0(XenPVSCSITmf, 1);
+    XenPVSCSIReq *r, *victims[XEN_PVSCSI_RING_SIZE];
+    unsigned int i, nr = 0;
+
+    tmf->s = s;
+    tmf->gen = s->gen;
+    tmf->rqid = t->rqid;
+    tmf->act = t->act;
+    tmf->success = true;    /* not found: it has completed already */
+    s->nr_tmf++;
+
+    QTAILQ_FOREACH(r, &s->inflight, next) {
+        if (xen_pvscsi_req_matches(r, t) && r->d.req.rqid == t->ref_rqid &&
+            !r->aborted && nr < ARRAY_SIZE(victims)) {
+            victims[nr++] = r;
+        }
+    }
+    trace_xen_pvscsi_tmf(t->rqid, t->act, t->ref_rqid, nr);
+
+    /*
+     * The aborted command is answered (HOST_ABORT, or its real completion
+     * if it wins the race) before the ABORT itself: the answer to the TMF
+     * goes out from the last cancel notifier. The extra count keeps the TMF
+     * alive while the cancels are being started.
+     */
+    tmf->pending = nr + 1;
+    for (i = 0; i < nr; i++) {
+        XenPVSCSITmfWait *w = g_new0(XenPVSCSITmfWait, 1);
+        SCSIRequest *sreq = victims[i]->sreq;
+
+        w->tmf = tmf;
+        w->n.notify = xen_pvscsi_tmf_wait_done;
+        victims[i]->aborted = true;
+        scsi_req_ref(sreq);
+        scsi_req_cancel_async(sreq, &w->n);
+        scsi_req_unref(sreq);
+    }
+    if (--tmf->pending == 0) {
+        xen_pvscsi_tmf_respond(tmf);
+    }
+}
+
+static void xen_pvscsi_reset_done_bh(void *opaque)
+{
+    xen_pvscsi_tmf_respond(opaque);
+}
+
+static void xen_pvscsi_reset_bh(void *opaque)
+{
+    XenPVSCSITmf *tmf = opaque;
+
+    /*
+     * Main loop, BQL held: a LUN reset cancels every outstanding command of
+     * the LUN (each answered with HOST_RESET by the cancel callback, in the
+     * ring's context) and waits for them, then raises a unit attention.
+     */
+    device_cold_reset(DEVICE(tmf->sdev));
+    aio_bh_schedule_oneshot(tmf->s->ctx, xen_pvscsi_reset_done_bh, tmf);
+}
+
+static void xen_pvscsi_do_reset(XenPVSCSI *s, const vscsiif_request_t *t)
+{
+    SCSIDevice *sdev = scsi_device_get(&s->bus, t->channel, t->id, t->lun);
+    XenPVSCSITmf *tmf;
+
+    trace_xen_pvscsi_tmf(t->rqid, t->act, 0, 0);
+    if (!sdev || sdev->channel != t->channel || sdev->id != t->id ||
+        sdev->lun != t->lun) {
+        vscsiif_response_t rsp;
+
+        if (sdev) {
+            object_unref(OBJECT(sdev));
+        }
+        xen_pvscsi_encode_tmf(&rsp, t->rqid, false);
+        xen_pvscsi_put_response(s, &rsp);
+        return;
+    }
+
+    tmf = g_new0(XenPVSCSITmf, 1);
+    tmf->s = s;
+    tmf->gen = s->gen;
+    tmf->rqid = t->rqid;
+    tmf->act = t->act;
+    tmf->success = true;
+    tmf->sdev = sdev;
+    s->nr_tmf++;
+    /* The ring keeps running while the reset is done in the main loop. */
+    aio_bh_schedule_oneshot(qemu_get_aio_context(), xen_pvscsi_reset_bh, tmf);
+}
+
+/* ------------------------------------------------------------------ */
+/* Request intake (ring context)                                        */
+
+static bool xen_pvscsi_map_data(XenPVSCSIReq *r)
+{
+    XenPVSCSI *s = r->s;
+    const char *why = NULL;
+    Error *local_err = NULL;
+    unsigned int i, nr;
+    size_t off = 0;
+    int host;
+
+    if (!r->d.indirect) {
+        r->elems = r->d.req.seg;
+        r->nr_elems = r->d.nr_segs;
+    } else {
+        host = xen_pvscsi_check_indirect(&r->d, s->sg_grant, &nr, &why);
+        if (host) {
+            goto bad;
+        }
+        /* Read the SG-list pages once into private memory. */
+        for (i = 0; i < r->d.nr_segs; i++) {
+            r->copy[i].source.foreign.ref = r->d.req.seg[i].gref;
+            r->copy[i].source.foreign.offset = r->d.req.seg[i].offset;
+            r->copy[i].dest.virt = (uint8_t *)r->ind + off;
+            r->copy[i].len = r->d.req.seg[i].length;
+            off += r->d.req.seg[i].length;
+        }
+        xen_device_copy_grant_refs(&s->xendev, false, r->copy, r->d.nr_segs,
+                                   &local_err);
+        if (local_err) {
+            xen_pvscsi_guest_error(s, "rqid %u: SG-list grant copy failed: "
+                                   "%s", r->d.req.rqid,
+                                   error_get_pretty(local_err));
+            error_free(local_err);
+            xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_ERROR, 0, NULL, 0);
+            return false;
+        }
+        r->elems = r->ind;
+        r->nr_elems = nr;
+    }
+    host = xen_pvscsi_check_elems(r->elems, r->nr_elems, &r->data_len, &why);
+    if (host) {
+        goto bad;
+    }
+    return true;
+
+bad:
+    trace_xen_pvscsi_request_bad(r->d.req.rqid, host, why);
+    xen_pvscsi_guest_error(s, "rqid %u: %s", r->d.req.rqid, why);
+    r->data_len = 0;
+    xen_pvscsi_finish(r, host, 0, NULL, 0);
+    return false;
+}
+
+static void xen_pvscsi_do_cdb(XenPVSCSIReq *r)
+{
+    XenPVSCSI *s = r->s;
+    const vscsiif_request_t *q = &r->d.req;
+    SCSIDevice *sdev;
+    SCSIRequest *sreq;
+    enum SCSIXferMode want;
+
+    if (!xen_pvscsi_map_data(r)) {
+        return;
+    }
+    trace_xen_pvscsi_request(r, q->rqid, q->act, q->channel, q->id, q->lun,
+                             q->cmnd[0], q->sc_data_direction, r->data_len);
+
+    sdev = scsi_device_get(&s->bus, q->channel, q->id, q->lun);
+    if (!sdev || sdev->channel != q->channel || sdev->id != q->id ||
+        sdev->lun != q->lun) {
+        /* The midlayer may probe LUNs that are not configured. */
+        if (sdev) {
+            object_unref(OBJECT(sdev));
+        }
+        r->data_len = 0;
+        xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_NO_CONNECT, 0, NULL, 0);
+        return;
+    }
+
+    sreq = scsi_req_new(sdev, q->rqid, q->lun, r->d.req.cmnd, q->cmd_len, r);
+    object_unref(OBJECT(sdev));
+
+    switch (r->d.mode) {
+    case XEN_PVSCSI_DATA_TO_DEVICE:
+        want = SCSI_XFER_TO_DEV;
+        break;
+    case XEN_PVSCSI_DATA_FROM_DEVICE:
+        want = SCSI_XFER_FROM_DEV;
+        break;
+    default:
+        want = SCSI_XFER_NONE;
+        break;
+    }
+    if (sreq->cmd.mode != SCSI_XFER_NONE &&
+        (sreq->cmd.mode != want || sreq->cmd.xfer > r->data_len)) {
+        xen_pvscsi_guest_error(s, "rqid %u: opcode 0x%02x wants %zu bytes "
+                               "%s, the request gives %" PRIu64 " bytes %s",
+                               q->rqid, q->cmnd[0], sreq->cmd.xfer,
+                               sreq->cmd.mode == SCSI_XFER_TO_DEV ?
+                               "to the device" : "from the device",
+                               r->data_len,
+                               want == SCSI_XFER_TO_DEV ? "to the device" :
+                               want == SCSI_XFER_FROM_DEV ?
+                               "from the device" : "without data");
+        sreq->hba_private = NULL;
+        scsi_req_unref(sreq);
+        r->data_len = 0;
+        xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_ERROR, 0, NULL, 0);
+        return;
+    }
+
+    r->sreq = sreq;
+    scsi_req_ref(sreq);
+    if (scsi_req_enqueue(sreq)) {
+        scsi_req_continue(sreq);
+    }
+    scsi_req_unref(sreq);
+}
+
+static void xen_pvscsi_submit(XenPVSCSI *s, XenPVSCSIReq *r)
+{
+    vscsiif_request_t tmf_req;
+    const char *why = NULL;
+    int host;
+
+    host = xen_pvscsi_decode(RING_GET_REQUEST(&s->ring, s->ring.req_cons),
+                             &r->d, s->sg_grant, &why);
+    s->ring.req_cons++;
+    if (host) {
+        trace_xen_pvscsi_request_bad(r->d.req.rqid, host, why);
+        xen_pvscsi_guest_error(s, "rqid %u: %s (act %u)", r->d.req.rqid,
+                               why, r->d.req.act);
+        xen_pvscsi_finish(r, host, 0, NULL, 0);
+        return;
+    }
+
+    if (r->d.req.act == VSCSIIF_ACT_SCSI_CDB) {
+        xen_pvscsi_do_cdb(r);
+        return;
+    }
+    /* TMFs do not hold a CDB slot while they wait. */
+    tmf_req = r->d.req;
+    xen_pvscsi_put_req(r);
+    if (tmf_req.act == VSCSIIF_ACT_SCSI_ABORT) {
+        xen_pvscsi_do_abort(s, &tmf_req);
+    } else {
+        xen_pvscsi_do_reset(s, &tmf_req);
+    }
+}
+
+static bool xen_pvscsi_handle_requests(XenPVSCSI *s)
+{
+    bool progress = false;
+    RING_IDX rp;
+    int more;
+
+    if (!s->ring_ok || s->halted) {
+        return false;
+    }
+
+    defer_call_begin();
+    do {
+        rp = s->ring.sring->req_prod;
+        xen_rmb(); /* see the requests up to rp */
+        trace_xen_pvscsi_ring(s->xendev.name, rp, s->ring.req_cons,
+                              s->ring.rsp_prod_pvt);
+
+        if (RING_REQUEST_PROD_OVERFLOW(&s->ring, rp)) {
+            error_report("xen-pvscsi: dom%u vhost %s: bogus ring request "
+                         "producer %u (consumer %u, responses %u): halting "
+                         "this ring", s->xendev.frontend_id, s->xendev.name,
+                         rp, s->ring.req_cons, s->ring.rsp_prod_pvt);
+            s->halted = true;
+            break;
+        }
+
+        while (s->ring.req_cons != rp &&
+               !RING_REQUEST_CONS_OVERFLOW(&s->ring, s->ring.req_cons)) {
+            /*
+             * At most RING_SIZE requests are unanswered (the check above),
+             * CDBs and TMFs together, so a CDB slot is always free.
+             */
+            XenPVSCSIReq *r = xen_pvscsi_get_req(s);
+
+            if (!r) {
+                break;
+            }
+            xen_pvscsi_submit(s, r);
+            progress = true;
+        }
+        if (s->ring.req_cons != rp) {
+            /* Ring full of unanswered requests: a response will kick us. */
+            break;
+        }
+        RING_FINAL_CHECK_FOR_REQUESTS(&s->ring, more);
+    } while (more && !s->halted);
+    defer_call_end();
+
+    return progress;
+}
+
+static void xen_pvscsi_bh(void *opaque)
+{
+    XenPVSCSI *s = opaque;
+    int notify = 0;
+
+    if (!s->ring_ok) {
+        return;
+    }
+    if (s->rsp_pending) {
+        s->rsp_pending = false;
+        RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&s->ring, notify);
+        trace_xen_pvscsi_notify(s->xendev.name, s->ring.rsp_prod_pvt);
+        if (notify) {
+            Error *local_err = NULL;
+
+            xen_device_notify_event_channel(&s->xendev, s->event_channel,
+                                            &local_err);
+            if (local_err) {
+                error_report_err(local_err);
+            }
+        }
+    }
+    /* Responses free ring slots: pick up requests we had to leave. */
+    xen_pvscsi_handle_requests(s);
+}
+
+static void xen_pvscsi_kick(void *opaque)
+{
+    XenPVSCSI *s = opaque;
+
+    qemu_bh_schedule(s->bh);
+}
+
+static bool xen_pvscsi_event(void *opaque)
+{
+    return xen_pvscsi_handle_requests(opaque);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connect / disconnect (main loop)                                     */
+
+static void xen_pvscsi_stop_in_ctx(void *opaque)
+{
+    XenPVSCSI *s = opaque;
+
+    /* From here on nothing touches the ring page. */
+    s->ring_ok = false;
+    s->gen++;
+    qemu_bh_cancel(s->bh);
+}
+
+static void xen_pvscsi_disconnect(XenPVSCSI *s)
+{
+    XenDevice *xendev = &s->xendev;
+    Error *local_err = NULL;
+    BusChild *kid;
+    unsigned int i;
+
+    if (!s->sring && !s->event_channel) {
+        return;
+    }
+    trace_xen_pvscsi_disconnect(xendev->name);
+
+    if (s->event_channel) {
+        xen_device_set_event_channel_context(xendev, s->event_channel, NULL,
+                                             &error_abort);
+    }
+    aio_wait_bh_oneshot(s->ctx, xen_pvscsi_stop_in_ctx, s);
+
+    /*
+     * Cancel what is still in flight. Nothing is answered any more; the
+     * guest completes its own outstanding requests when it reconnects.
+     */
+    if (s->nr_inflight) {
+        QTAILQ_FOREACH(kid, &s->bus.qbus.children, sibling) {
+            SCSIDevice *sdev = SCSI_DEVICE(kid->child);
+
+            scsi_device_purge_requests(sdev, SENSE_CODE(RESET));
+        }
+    }
+    if (s->nr_inflight) {
+        error_report("xen-pvscsi: vhost %s: %u requests still in flight "
+                     "after disconnect", xendev->name, s->nr_inflight);
+    }
+
+    if (s->event_channel) {
+        xen_device_unbind_event_channel(xendev, s->event_channel, &local_err);
+        s->event_channel = NULL;
+        if (local_err) {
+            error_report_err(local_err);
+            local_err = NULL;
+        }
+    }
+    if (s->sring) {
+        xen_device_unmap_grant_refs(xendev, s->sring, &s->ring_ref, 1,
+                                    &local_err);
+        s->sring = NULL;
+        if (local_err) {
+            error_report_err(local_err);
+        }
+    }
+    for (i = 0; i < XEN_PVSCSI_RING_SIZE; i++) {
+        g_free(s->reqs[i].ind);
+        g_free(s->reqs[i].copy);
+        g_free(s->reqs[i].win);
+        s->reqs[i].ind = NULL;
+        s->reqs[i].copy = NULL;
+        s->reqs[i].win = NULL;
+    }
+    s->halted = false;
+    s->rsp_pending = false;
+    s->nr_tmf = 0;
+}
+
+static void xen_pvscsi_connect(XenPVSCSI *s, Error **errp)
+{
+    ERRP_GUARD();
+    XenDevice *xendev = &s->xendev;
+    unsigned int evtchn, i, max_elems;
+
+    if (xen_device_frontend_scanf(xendev, "ring-ref", "%u",
+                                  &s->ring_ref) != 1) {
+        error_setg(errp, "failed to read ring-ref");
+        return;
+    }
+    if (xen_device_frontend_scanf(xendev, "event-channel", "%u",
+                                  &evtchn) != 1) {
+        error_setg(errp, "failed to read event-channel");
+        return;
+    }
+    trace_xen_pvscsi_connect(xendev->name, s->ring_ref, evtchn);
+
+    xen_device_set_max_grant_refs(xendev, 1, errp);
+    if (*errp) {
+        return;
+    }
+    s->sring = xen_device_map_grant_refs(xendev, &s->ring_ref, 1,
+                                         PROT_READ | PROT_WRITE, errp);
+    if (*errp) {
+        s->sring = NULL;
+        return;
+    }
+    BACK_RING_INIT(&s->ring, (vscsiif_sring_t *)s->sring, XEN_PAGE_SIZE);
+
+    max_elems = MAX(s->sg_grant, VSCSIIF_SG_TABLESIZE);
+    QTAILQ_INIT(&s->free_reqs);
+    QTAILQ_INIT(&s->inflight);
+    s->nr_inflight = 0;
+    for (i = 0; i < XEN_PVSCSI_RING_SIZE; i++) {
+        XenPVSCSIReq *r = &s->reqs[i];
+
+        r->s = s;
+        r->ind = g_new0(vscsiif_segment_t, max_elems);
+        r->copy = g_new0(XenDeviceGrantCopySegment, max_elems);
+        r->win = g_new0(XenPVSCSICopySeg, max_elems);
+        QTAILQ_INSERT_TAIL(&s->free_reqs, r, next);
+    }
+
+    s->event_channel = xen_device_bind_event_channel(xendev, evtchn,
+                                                     xen_pvscsi_event, s,
+                                                     errp);
+    if (*errp) {
+        s->event_channel = NULL;
+        return;
+    }
+    s->gen++;
+    s->halted = false;
+    s->ring_ok = true;
+    xen_device_set_event_channel_context(xendev, s->event_channel, s->ctx,
+                                         &error_abort);
+    /* Requests may already be waiting. */
+    aio_bh_schedule_oneshot(s->ctx, xen_pvscsi_kick, s);
+}
+
+/* ------------------------------------------------------------------ */
+/* LUN table and the vscsi-devs state protocol (main loop)              */
+
+static void xen_pvscsi_lun_write(XenPVSCSI *s, XenPVSCSILun *lun,
+                                 const char *key, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+
+static void xen_pvscsi_lun_write(XenPVSCSI *s, XenPVSCSILun *lun,
+                                 const char *key, const char *fmt, ...)
+{
+    g_autofree char *path = g_strdup_printf("vscsi-devs/dev-%u/%s",
+                                            lun->devnum, key);
+    g_autofree char *val = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    val = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    xen_device_backend_printf(&s->xendev, path, "%s", val);
+}
+
+static void xen_pvscsi_lun_set_state(XenPVSCSI *s, XenPVSCSILun *lun,
+                                     enum xenbus_state state)
+{
+    g_autofree char *dev = g_strdup_printf("dev-%u", lun->devnum);
+
+    if (lun->state == state) {
+        return;
+    }
+    trace_xen_pvscsi_lun_state(s->xendev.name, dev, lun->state, state);
+    lun->state = state;
+    xen_pvscsi_lun_write(s, lun, "state", "%u", state);
+}
+
+static void xen_pvscsi_lun_remove_nodes(XenPVSCSI *s, XenPVSCSILun *lun)
+{
+    g_autofree char *path = g_strdup_printf("%s/vscsi-devs/dev-%u",
+                                            s->xendev.backend_path,
+                                            lun->devnum);
+    Error *local_err = NULL;
+
+    xs_node_destroy(s->xendev.xsh, XBT_NULL, path, &local_err);
+    if (local_err) {
+        error_report_err(local_err);
+    }
+}
+
+static XenPVSCSILun *xen_pvscsi_find_lun(XenPVSCSI *s, SCSIDevice *sdev)
+{
+    XenPVSCSILun *lun;
+
+    QLIST_FOREACH(lun, &s->luns, next) {
+        if (lun->sdev == sdev) {
+            return lun;
+        }
+    }
+    return NULL;
+}
+
+static void xen_pvscsi_lun_free(XenPVSCSI *s, XenPVSCSILun *lun)
+{
+    xen_pvscsi_lun_remove_nodes(s, lun);
+    QLIST_REMOVE(lun, next);
+    g_free(lun);
+}
+
+/* Finish a device_del once the frontend has let go of the LUN. */
+static void xen_pvscsi_lun_unplug_now(XenPVSCSI *s, XenPVSCSILun *lun)
+{
+    SCSIDevice *sdev = lun->sdev;
+    Error *local_err = NULL;
+
+    lun->sdev = NULL;
+    if (sdev) {
+        trace_xen_pvscsi_lun_unplug(s->xendev.name, DEVICE(sdev)->id ?: "");
+        hotplug_handler_unplug(HOTPLUG_HANDLER(s), DEVICE(sdev), &local_err);
+        if (local_err) {
+            error_report_err(local_err);
+        }
+    }
+}
+
+/*
+ * Frontend Initialised or Reconfiguring: new LUNs (1) become ready (3),
+ * LUNs being removed (5) are dropped (6).
+ */
+static void xen_pvscsi_luns_add_or_del(XenPVSCSI *s)
+{
+    XenPVSCSILun *lun, *tmp;
+
+    QLIST_FOREACH_SAFE(lun, &s->luns, next, tmp) {
+        switch (lun->state) {
+        case XenbusStateInitialising:
+            xen_pvscsi_lun_set_state(s, lun, XenbusStateInitialised);
+            break;
+        case XenbusStateClosing:
+            xen_pvscsi_lun_set_state(s, lun, XenbusStateClosed);
+            if (lun->unplug_requested) {
+                xen_pvscsi_lun_unplug_now(s, lun);
+            }
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* Frontend Connected: LUNs it added (3) are connected (4). */
+static void xen_pvscsi_luns_connected(XenPVSCSI *s)
+{
+    XenPVSCSILun *lun, *tmp;
+
+    QLIST_FOREACH_SAFE(lun, &s->luns, next, tmp) {
+        if (lun->state == XenbusStateInitialised) {
+            xen_pvscsi_lun_set_state(s, lun, XenbusStateConnected);
+        } else if (lun->state == XenbusStateClosed && !lun->sdev) {
+            /* Removed by device_del: we are the toolstack, clean up. */
+            xen_pvscsi_lun_free(s, lun);
+        }
+    }
+}
+
+/* The frontend went away: LUNs start over when it comes back. */
+static void xen_pvscsi_luns_reset(XenPVSCSI *s)
+{
+    XenPVSCSILun *lun, *tmp;
+
+    QLIST_FOREACH_SAFE(lun, &s->luns, next, tmp) {
+        if (!lun->sdev || lun->unplug_requested) {
+            xen_pvscsi_lun_unplug_now(s, lun);
+            xen_pvscsi_lun_free(s, lun);
+        } else if (lun->state != XenbusStateInitialising) {
+            xen_pvscsi_lun_set_state(s, lun, XenbusStateInitialising);
+        }
+    }
+}
+
+static bool xen_pvscsi_backend_connected(XenPVSCSI *s)
+{
+    switch (xen_device_backend_get_state(&s->xendev)) {
+    case XenbusStateConnected:
+    case XenbusStateReconfiguring:
+    case XenbusStateReconfigured:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void xen_pvscsi_frontend_changed(XenDevice *xendev,
+                                        enum xenbus_state frontend_state,
+                                        Error **errp)
+{
+    ERRP_GUARD();
+    XenPVSCSI *s = XEN_PVSCSI(xendev);
+    enum xenbus_state backend_state = xen_device_backend_get_state(xendev);
+
+    trace_xen_pvscsi_frontend_changed(xendev->name,
+                                      xs_strstate(frontend_state));
+
+    switch (frontend_state) {
+    case XenbusStateInitialised:
+    case XenbusStateConnected:
+        if (!xen_pvscsi_backend_connected(s)) {
+            xen_pvscsi_disconnect(s);
+            xen_pvscsi_connect(s, errp);
+            if (*errp) {
+                xen_pvscsi_disconnect(s);
+                return;
+            }
+            xen_pvscsi_luns_add_or_del(s);
+            xen_device_backend_set_state(xendev, XenbusStateConnected);
+        }
+        if (frontend_state == XenbusStateConnected) {
+            xen_pvscsi_luns_connected(s);
+            if (backend_state == XenbusStateReconfigured) {
+                xen_device_backend_set_state(xendev, XenbusStateConnected);
+            }
+        }
+        break;
+
+    case XenbusStateReconfiguring:
+        if (xen_pvscsi_backend_connected(s)) {
+            xen_pvscsi_luns_add_or_del(s);
+            xen_device_backend_set_state(xendev, XenbusStateReconfigured);
+        }
+        break;
+
+    case XenbusStateClosing:
+        xen_device_backend_set_state(xendev, XenbusStateClosing);
+        break;
+
+    case XenbusStateClosed:
+    case XenbusStateUnknown:
+        xen_pvscsi_disconnect(s);
+        xen_pvscsi_luns_reset(s);
+        xen_device_backend_set_state(xendev, XenbusStateClosed);
+        break;
+
+    default:
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Hotplug handler for the LUNs on our bus                              */
+
+static void xen_pvscsi_pre_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
+                                Error **errp)
+{
+    SCSIDevice *sd = SCSI_DEVICE(dev);
+
+    sd->hba_supports_iothread = true;
+}
+
+static void xen_pvscsi_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
+                            Error **errp)
+{
+    XenPVSCSI *s = XEN_PVSCSI(hotplug_dev);
+    SCSIDevice *sd = SCSI_DEVICE(dev);
+    XenPVSCSILun *lun, *l;
+    unsigned int devnum = 0;
+    g_autofree char *dname = NULL;
+    g_autofree char *vdev = NULL;
+    const char *pdev;
+
+    if (s->iothread && sd->conf.blk) {
+        if (blk_set_aio_context(sd->conf.blk, s->ctx, errp) < 0) {
+            return;
+        }
+    }
+
+    /* Lowest free dev-N. */
+again:
+    QLIST_FOREACH(l, &s->luns, next) {
+        if (l->devnum == devnum) {
+            devnum++;
+            goto again;
+        }
+    }
+    lun = g_new0(XenPVSCSILun, 1);
+    lun->devnum = devnum;
+    lun->sdev = sd;
+    lun->state = XenbusStateUnknown;
+    QLIST_INSERT_HEAD(&s->luns, lun, next);
+
+    dname = g_strdup_printf("dev-%u", devnum);
+    vdev = g_strdup_printf("%s:%d:%d:%d", s->xendev.name, sd->channel,
+                           sd->id, sd->lun);
+    pdev = sd->conf.blk ? blk_name(sd->conf.blk) : "";
+    trace_xen_pvscsi_lun_plug(s->xendev.name, dname, vdev);
+    xen_pvscsi_lun_write(s, lun, "p-dev", "%s",
+                         *pdev ? pdev : (dev->id ?: object_get_typename(
+                                             OBJECT(dev))));
+    xen_pvscsi_lun_write(s, lun, "v-dev", "%s", vdev);
+    xen_pvscsi_lun_set_state(s, lun, XenbusStateInitialising);
+
+    if (xen_device_backend_get_state(&s->xendev) == XenbusStateConnected) {
+        /* Hot-add: act as the toolstack and ask the frontend to rescan. */
+        xen_device_backend_set_state(&s->xendev, XenbusStateReconfiguring);
+    }
+}
+
+static void xen_pvscsi_unplug_request(HotplugHandler *hotplug_dev,
+                                      DeviceState *dev, Error **errp)
+{
+    XenPVSCSI *s = XEN_PVSCSI(hotplug_dev);
+    XenPVSCSILun *lun = xen_pvscsi_find_lun(s, SCSI_DEVICE(dev));
+
+    if (!lun) {
+        hotplug_handler_unplug(hotplug_dev, dev, errp);
+        return;
+    }
+    if (lun->unplug_requested) {
+        error_setg(errp, "removal of %s:%d:%d:%d is already in progress",
+                   s->xendev.name, lun->sdev->channel, lun->sdev->id,
+                   lun->sdev->lun);
+        return;
+    }
+    if (xen_device_backend_get_state(&s->xendev) != XenbusStateConnected ||
+        lun->state != XenbusStateConnected) {
+        /* No frontend uses the LUN: remove it at once. */
+        xen_pvscsi_lun_unplug_now(s, lun);
+        xen_pvscsi_lun_free(s, lun);
+        return;
+    }
+    /* The guest drops the LUN first (dev 5 -> 6), then we unplug. */
+    lun->unplug_requested = true;
+    xen_pvscsi_lun_set_state(s, lun, XenbusStateClosing);
+    xen_device_backend_set_state(&s->xendev, XenbusStateReconfiguring);
+}
+
+static void xen_pvscsi_unplug(HotplugHandler *hotplug_dev, DeviceState *dev,
+                              Error **errp)
+{
+    XenPVSCSI *s = XEN_PVSCSI(hotplug_dev);
+    SCSIDevice *sd = SCSI_DEVICE(dev);
+    XenPVSCSILun *lun = xen_pvscsi_find_lun(s, sd);
+
+    if (lun) {
+        lun->sdev = NULL;
+    }
+    qdev_simple_device_unplug_cb(hotplug_dev, dev, errp);
+    if (s->iothread && sd->conf.blk) {
+        /* If other users keep the BlockBackend in the iothread, that's ok */
+        blk_set_aio_context(sd->conf.blk, qemu_get_aio_context(), NULL);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* XenDevice                                                            */
+
+static char *xen_pvscsi_get_name(XenDevice *xendev, Error **errp)
+{
+    XenPVSCSI *s = XEN_PVSCSI(xendev);
+    XenBus *xenbus = XEN_BUS(qdev_get_parent_bus(DEVICE(xendev)));
+    domid_t fe = xendev->frontend_id == DOMID_INVALID ? xen_domid :
+                 xendev->frontend_id;
+    unsigned int n;
+
+    if (s->vhost != XEN_PVSCSI_VHOST_AUTO) {
+        return g_strdup_printf("%u", s->vhost);
+    }
+    /* The lowest vhost number the frontend domain does not use yet. */
+    for (n = 0; n < 1024; n++) {
+        g_autofree char *path = g_strdup_printf(
+            "/local/domain/%u/device/vscsi/%u", fe, n);
+        g_autofree char *val = NULL;
+        unsigned int len;
+        XenDevice *other;
+        bool used = false;
+        BusChild *kid;
+
+        val = qemu_xen_xs_read(xenbus->xsh, XBT_NULL, path, &len);
+        if (val) {
+            continue;
+        }
+        QTAILQ_FOREACH(kid, &xenbus->qbus.children, sibling) {
+            other = XEN_DEVICE(kid->child);
+            if (other != xendev && other->name &&
+                object_dynamic_cast(OBJECT(other), TYPE_XEN_PVSCSI) &&
+                other->frontend_id == fe &&
+                XEN_PVSCSI(other)->vhost == n) {
+                used = true;
+            }
+        }
+        if (!used) {
+            s->vhost = n;
+            return g_strdup_printf("%u", n);
+        }
+    }
+    error_setg(errp, "no free vscsi vhost number for domain %u", fe);
+    return NULL;
+}
+
+static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
+{
+    XenPVSCSI *s = XEN_PVSCSI(xendev);
+
+    if (s->sg_grant && (s->sg_grant < XEN_PVSCSI_SG_GRANT_MIN ||
+                        s->sg_grant > XEN_PVSCSI_SG_GRANT_MAX)) {
+        error_setg(errp, "feature-sg-grant must be 0 (off) or %u..%u, "
+                   "not %u", XEN_PVSCSI_SG_GRANT_MIN,
+                   (unsigned int)XEN_PVSCSI_SG_GRANT_MAX, s->sg_grant);
+        return;
+    }
+    trace_xen_pvscsi_realize(xendev->name, s->sg_grant);
+
+    s->ctx = s->iothread ? iothread_get_aio_context(s->iothread) :
+                           qemu_get_aio_context();
+    s->bh = aio_bh_new_guarded(s->ctx, xen_pvscsi_bh, s,
+                               &DEVICE(xendev)->mem_reentrancy_guard);
+    QLIST_INIT(&s->luns);
+    QTAILQ_INIT(&s->free_reqs);
+    QTAILQ_INIT(&s->inflight);
+
+    scsi_bus_init_named(&s->bus, sizeof(s->bus), DEVICE(xendev),
+                        &xen_pvscsi_scsi_info, NULL);
+    qbus_set_hotplug_handler(BUS(&s->bus), OBJECT(xendev));
+
+    /* Advertised before InitWait is left: the frontend reads it then. */
+    if (s->sg_grant) {
+        xen_device_backend_printf(xendev, "feature-sg-grant", "%u",
+                                  s->sg_grant);
+    }
+}
+
+static void xen_pvscsi_unrealize(XenDevice *xendev)
+{
+    XenPVSCSI *s = XEN_PVSCSI(xendev);
+    XenPVSCSILun *lun, *tmp;
+
+    trace_xen_pvscsi_unrealize(xendev->name ?: "");
+    xen_pvscsi_disconnect(s);
+    QLIST_FOREACH_SAFE(lun, &s->luns, next, tmp) {
+        QLIST_REMOVE(lun, next);
+        g_free(lun);
+    }
+    if (s->bh) {
+        qemu_bh_delete(s->bh);
+        s->bh = NULL;
+    }
+}
+
+static const Property xen_pvscsi_props[] = {
+    DEFINE_PROP_UINT32("vhost", XenPVSCSI, vhost, XEN_PVSCSI_VHOST_AUTO),
+    DEFINE_PROP_UINT32("feature-sg-grant", XenPVSCSI, sg_grant,
+                       XEN_PVSCSI_SG_GRANT_DEFAULT),
+    DEFINE_PROP_LINK("iothread", XenPVSCSI, iothread, TYPE_IOTHREAD,
+                     IOThread *),
+};
+
+static void xen_pvscsi_class_init(ObjectClass *class, void *data)
+{
+    DeviceClass *dev_class = DEVICE_CLASS(class);
+    XenDeviceClass *xendev_class = XEN_DEVICE_CLASS(class);
+    HotplugHandlerClass *hc = HOTPLUG_HANDLER_CLASS(class);
+
+    /* Not "vscsi": the kernel's xen-scsiback claims backend/vscsi. */
+    xendev_class->backend = "qscsi";
+    xendev_class->device = "vscsi";
+    xendev_class->get_name = xen_pvscsi_get_name;
+    xendev_class->realize = xen_pvscsi_realize;
+    xendev_class->frontend_changed = xen_pvscsi_frontend_changed;
+    xendev_class->unrealize = xen_pvscsi_unrealize;
+
+    hc->pre_plug = xen_pvscsi_pre_plug;
+    hc->plug = xen_pvscsi_plug;
+    hc->unplug_request = xen_pvscsi_unplug_request;
+    hc->unplug = xen_pvscsi_unplug;
+
+    dev_class->desc = "Xen PV SCSI host (vscsiif backend)";
+    set_bit(DEVICE_CATEGORY_STORAGE, dev_class->categories);
+    device_class_set_props(dev_class, xen_pvscsi_props);
+}
+
+static const TypeInfo xen_pvscsi_type_info = {
+    .name = TYPE_XEN_PVSCSI,
+    .parent = TYPE_XEN_DEVICE,
+    .instance_size = sizeof(XenPVSCSI),
+    .class_init = xen_pvscsi_class_init,
+    .interfaces = (InterfaceInfo[]) {
+        { TYPE_HOTPLUG_HANDLER },
+        { }
+    },
+};
+
+static void xen_pvscsi_register_types(void)
+{
+    type_register_static(&xen_pvscsi_type_info);
+}
+
+type_init(xen_pvscsi_register_types)
