@@ -193,14 +193,6 @@ static void xen_pvscsi_put_response(XenPVSCSI *s, const vscsiif_response_t *rsp)
     qemu_bh_schedule(s->bh);
 }
 
-static void xen_pvscsi_respond_host(XenPVSCSI *s, uint16_t rqid, uint8_t host)
-{
-    vscsiif_response_t rsp;
-
-    xen_pvscsi_encode_cdb(&rsp, rqid, host, 0, NULL, 0, 0);
-    xen_pvscsi_put_response(s, &rsp);
-}
-
 static void xen_pvscsi_tmf_respond(XenPVSCSITmf *tmf)
 {
     XenPVSCSI *s = tmf->s;

@@ -1,0 +1,41 @@
+# xen-pvscsi: the Xen PV SCSI backend as a QEMU device.
+# Everything is built outside the clone (see ./configure --help).
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+S := scripts/xen-pvscsi
+
+.PHONY: all deps build check demo bench fuzz patches clean help
+
+all: build
+
+help:
+	@echo "make demo    - set up everything, boot real Xen, guest uses a xen-pvscsi disk"
+	@echo "make check   - all tests (unit, style, fuzz smoke, end-to-end under real Xen)"
+	@echo "make bench   - fio: xen-pvscsi vs kernel xen-scsiback vs xen-block"
+	@echo "make build   - build QEMU with xen-pvscsi"
+	@echo "make fuzz    - long libFuzzer run (FUZZ_RUNS, default 10000000)"
+	@echo "make patches - the project as a git format-patch series against QEMU"
+
+deps:
+	@bash $(S)/deps.sh
+
+build: deps
+	@bash $(S)/build.sh
+
+check:
+	@bash $(S)/check.sh
+
+demo: build
+	@bash tests/xen-e2e/demo.sh
+
+bench: build
+	@bash tests/xen-e2e/bench.sh
+
+fuzz: build
+	@FUZZ_RUNS=$${FUZZ_RUNS:-10000000} bash $(S)/fuzz.sh
+
+patches:
+	@bash $(S)/format-patches.sh
+
+clean:
+	@. $(S)/common.sh && echo "removing $$XPV_BUILD" && rm -rf "$$XPV_BUILD"

@@ -1,0 +1,146 @@
+#!/bin/bash
+# make check: every test group of xen-pvscsi, each named, with a final
+# "N passed, M failed" line. Exit status non-zero if anything failed.
+#   XPV_CHECK_GROUPS  space-separated subset of: build help unit checkpatch
+#                     warnings fuzz e2e   (default: all)
+#   XPV_E2E_SCENARIOS passed to tests/xen-e2e/run.sh (default: its list)
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -uo pipefail
+. "$(dirname "$0")/common.sh"
+
+groups=${XPV_CHECK_GROUPS:-"build help unit checkpatch warnings fuzz e2e"}
+passed=0
+failed=0
+failures=()
+logdir="$XPV_CACHE/check-logs"
+mkdir -p "$logdir"
+
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); failures+=("$1"); }
+group() { echo; echo "=== $1 ==="; }
+want() { [[ " $groups " == *" $1 "* ]]; }
+
+QEMU="$XPV_BUILD/qemu-system-x86_64"
+our_c_files() {
+    (cd "$XPV_ROOT" && git ls-files --cached --others --exclude-standard \
+        -- 'hw/*.c' 'include/*.h' 'tests/unit/*.c' 'tests/fuzz/*.c')
+}
+
+if want build; then
+    group "build: dependencies, QEMU $XPV_QEMU_DEB_VERSION base, overlay, compile"
+    if bash "$XPV_ROOT/scripts/xen-pvscsi/deps.sh" &&
+       XPV_EXTRA_TARGETS=tests/unit/test-xen-pvscsi-proto \
+       bash "$XPV_ROOT/scripts/xen-pvscsi/build.sh"; then
+        pass build/qemu
+    else
+        fail build/qemu "build failed (see above)"
+        echo; echo "$passed passed, $failed failed"
+        exit 1
+    fi
+fi
+
+if want help; then
+    group "help: the device is registered"
+    out=$("$QEMU" -device help 2>&1)
+    if grep -q '^name "xen-pvscsi", bus xen-bus' <<< "$out"; then
+        pass help/device-listed
+    else
+        fail help/device-listed "'-device help' does not list xen-pvscsi on xen-bus"
+    fi
+    props=$("$QEMU" -device xen-pvscsi,help 2>&1)
+    for p in vhost feature-sg-grant iothread frontend-id; do
+        if grep -q "^  $p=" <<< "$props"; then
+            pass "help/property-$p"
+        else
+            fail "help/property-$p" "property $p missing"
+        fi
+    done
+fi
+
+if want unit; then
+    group "unit: request engine (tests/unit/test-xen-pvscsi-proto)"
+    t="$XPV_BUILD/tests/unit/test-xen-pvscsi-proto"
+    if [ ! -x "$t" ]; then
+        ninja -C "$XPV_BUILD" tests/unit/test-xen-pvscsi-proto >/dev/null 2>&1
+    fi
+    if out=$("$t" --tap 2>&1); then
+        n=$(grep -c '^ok ' <<< "$out")
+        pass "unit/test-xen-pvscsi-proto ($n cases)"
+    else
+        grep -E '^not ok|ERROR|Bail' <<< "$out" | head -20
+        fail unit/test-xen-pvscsi-proto "$(grep -c '^not ok' <<< "$out") cases failed"
+    fi
+fi
+
+if want checkpatch; then
+    group "checkpatch: QEMU style on the project's C files"
+    while read -r f; do
+        # Run on the overlay link so checkpatch sees the path QEMU would.
+        if out=$(cd "$XPV_QEMU_SRC" && ./scripts/checkpatch.pl -q -f "$f" 2>&1); then
+            pass "checkpatch/$f"
+        else
+            echo "$out" | head -20
+            fail "checkpatch/$f" "style errors"
+        fi
+    done < <(our_c_files)
+fi
+
+if want warnings; then
+    group "warnings: no compiler warnings in the project's files"
+    # Recompile our objects and look at what the compiler said about them.
+    objs=$(ninja -C "$XPV_BUILD" -t targets all 2>/dev/null |
+           sed -n 's/^\([^:]*xen-pvscsi[^:]*\.o\):.*/\1/p')
+    # shellcheck disable=SC2086
+    (cd "$XPV_BUILD" && rm -f $objs)
+    # shellcheck disable=SC2086
+    out=$(ninja -C "$XPV_BUILD" $objs 2>&1)
+    if grep -E 'xen-pvscsi[^ ]*:[0-9]+:[0-9]+: (warning|error)' <<< "$out"; then
+        fail warnings/compile "the compiler warns about project files (above)"
+    else
+        pass "warnings/compile ($(wc -w <<< "$objs") objects)"
+    fi
+fi
+
+if want fuzz; then
+    group "fuzz: short libFuzzer run over the request engine"
+    if [ -f "$XPV_ROOT/scripts/xen-pvscsi/fuzz.sh" ]; then
+        if FUZZ_RUNS=${FUZZ_RUNS:-200000} bash "$XPV_ROOT/scripts/xen-pvscsi/fuzz.sh" > "$logdir/fuzz.log" 2>&1; then
+            pass "fuzz/request-engine ($(grep -Eo 'Done [0-9]+ runs' "$logdir/fuzz.log" | tail -1))"
+        else
+            tail -30 "$logdir/fuzz.log"
+            fail fuzz/request-engine "fuzzer failed; log: $logdir/fuzz.log"
+        fi
+    else
+        fail fuzz/request-engine "scripts/xen-pvscsi/fuzz.sh missing"
+    fi
+fi
+
+if want e2e; then
+    group "e2e: real Xen 4.17 nested under QEMU TCG, Linux xen-scsifront guest"
+    runner="$XPV_ROOT/tests/xen-e2e/run.sh"
+    if [ ! -f "$runner" ]; then
+        fail e2e/harness "tests/xen-e2e/run.sh missing"
+    else
+        # shellcheck disable=SC2086
+        bash "$runner" ${XPV_E2E_SCENARIOS:-} 2>&1 | tee "$logdir/e2e.log"
+        rc=${PIPESTATUS[0]}
+        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logdir/e2e.log" | tail -1)
+        if [ -n "$line" ]; then
+            p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
+            passed=$((passed + p)); failed=$((failed + f))
+            [ "$f" -gt 0 ] && failures+=("e2e ($f checks)")
+            if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+                fail e2e/runner "runner exited $rc"
+            fi
+        else
+            fail e2e/runner "runner exited $rc without a result line; log: $logdir/e2e.log"
+        fi
+    fi
+fi
+
+echo
+if [ "$failed" -gt 0 ]; then
+    echo "failed: ${failures[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
