@@ -106,5 +106,6 @@ if [ "$rc" -ne 0 ] || grep -qE '^==[0-9]+==ERROR|runtime error:|invariant violat
     grep -E 'Test unit written to' "$log" >&2 || true
     xpv_die "fuzzer found a problem (exit $rc) after ${execs:-?} executions; log: $log; reproduce: $bin <artifact>"
 fi
+grep -E '^Done [0-9]+ runs' "$log" | tail -n1
 printf 'xen-pvscsi-proto-fuzz: %s executions in %.1f s (%s exec/s), 0 crashes; corpus %s files (%s)\n' \
     "${execs:-?}" "$secs" "${rate:-?}" "$(find "$fz/corpus" -type f | wc -l)" "$fz/corpus"

@@ -53,8 +53,6 @@
         }                                                                 \
     } while (0)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 /* The control block, decoded. */
 typedef struct Control {
     uint16_t max_sg_sel;
