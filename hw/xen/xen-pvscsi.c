@@ -20,10 +20,14 @@
 #include "qemu/main-loop.h"
 #include "qemu/timer.h"
 #include "qapi/error.h"
+#include "qemu/cutils.h"
+#include "qobject/qdict.h"
+#include "block/block.h"
 #include "hw/hotplug.h"
 #include "hw/qdev-properties.h"
 #include "hw/scsi/scsi.h"
 #include "hw/xen/xen.h"
+#include "hw/xen/xen-backend.h"
 #include "hw/xen/xen-bus.h"
 #include "hw/xen/xen-bus-helper.h"
 #include "hw/xen/xen-pvscsi-proto.h"
@@ -106,6 +110,7 @@ typedef struct XenPVSCSILun {
     SCSIDevice *sdev;               /* NULL once unplugged */
     enum xenbus_state state;
     bool unplug_requested;
+    bool toolstack;                 /* dev-N written by a toolstack */
     QLIST_ENTRY(XenPVSCSILun) next;
 } XenPVSCSILun;
 
@@ -138,6 +143,8 @@ struct XenPVSCSI {
 
     /* xenstore LUN table; main loop only */
     QLIST_HEAD(, XenPVSCSILun) luns;
+    int adopt_devnum;               /* plug: use this toolstack dev-N */
+    bool feature_host;              /* toolstack: passthrough LUNs */
 
     /* rate limit for guest-triggered log lines */
     int64_t log_window;
@@ -1041,8 +1048,14 @@ static void xen_pvscsi_luns_connected(XenPVSCSI *s)
         if (lun->state == XenbusStateInitialised) {
             xen_pvscsi_lun_set_state(s, lun, XenbusStateConnected);
         } else if (lun->state == XenbusStateClosed && !lun->sdev) {
-            /* Removed by device_del: we are the toolstack, clean up. */
-            xen_pvscsi_lun_free(s, lun);
+            if (lun->toolstack) {
+                /* The toolstack deletes dev-N once it sees 6. */
+                QLIST_REMOVE(lun, next);
+                g_free(lun);
+            } else {
+                /* Removed by device_del: we are the toolstack, clean up. */
+                xen_pvscsi_lun_free(s, lun);
+            }
         }
     }
 }
@@ -1055,11 +1068,267 @@ static void xen_pvscsi_luns_reset(XenPVSCSI *s)
     QLIST_FOREACH_SAFE(lun, &s->luns, next, tmp) {
         if (!lun->sdev || lun->unplug_requested) {
             xen_pvscsi_lun_unplug_now(s, lun);
-            xen_pvscsi_lun_free(s, lun);
+            if (lun->toolstack) {
+                xen_pvscsi_lun_set_state(s, lun, XenbusStateClosed);
+                QLIST_REMOVE(lun, next);
+                g_free(lun);
+            } else {
+                xen_pvscsi_lun_free(s, lun);
+            }
         } else if (lun->state != XenbusStateInitialising) {
             xen_pvscsi_lun_set_state(s, lun, XenbusStateInitialising);
         }
     }
+}
+
+
+/* ------------------------------------------------------------------ */
+/* LUNs written by a toolstack (vscsi-devs/dev-N/{p-dev,v-dev,state})   */
+
+static char *xen_pvscsi_sysfs_node(const char *hctl, const char *cls)
+{
+    g_autofree char *dir = g_strdup_printf("/sys/bus/scsi/devices/%s/%s",
+                                           hctl, cls);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name = d ? g_dir_read_name(d) : NULL;
+
+    return name ? g_strdup_printf("/dev/%s", name) : NULL;
+}
+
+static int xen_pvscsi_sysfs_type(const char *hctl)
+{
+    g_autofree char *path = g_strdup_printf("/sys/bus/scsi/devices/%s/type",
+                                            hctl);
+    g_autofree char *val = NULL;
+    int type;
+
+    if (!g_file_get_contents(path, &val, NULL, NULL) ||
+        qemu_strtoi(g_strstrip(val), NULL, 10, &type)) {
+        return -1;
+    }
+    return type;
+}
+
+/*
+ * Resolve a p-dev into the QEMU device type and block node to use:
+ *   h:c:t:l        a dom0 SCSI device; feature-host=1: scsi-generic on its
+ *                  sg node, else scsi-hd/scsi-cd emulated over its block node
+ *   /dev/sgN       scsi-generic
+ *   /dev/<block>   feature-host=1: scsi-block, else scsi-hd
+ *   iscsi://...    feature-host=1: scsi-block, else scsi-hd (libiscsi)
+ *   [raw:|qcow2:]/path/image   scsi-hd (qcow2 by prefix or .qcow2 suffix)
+ */
+static BlockBackend *xen_pvscsi_open_pdev(const char *pdev, bool host,
+                                          const char **type, Error **errp)
+{
+    g_autofree char *node = NULL;
+    const char *driver = NULL;
+    const char *fmt = NULL;
+    QDict *opts = qdict_new();
+    unsigned int h, c, t, l;
+    char tail;
+    struct stat st;
+    BlockBackend *blk;
+
+    if (sscanf(pdev, "%u:%u:%u:%u%c", &h, &c, &t, &l, &tail) == 4) {
+        int sdtype = xen_pvscsi_sysfs_type(pdev);
+
+        if (sdtype < 0) {
+            error_setg(errp, "no SCSI device %s in this domain", pdev);
+            goto fail;
+        }
+        if (host) {
+            node = xen_pvscsi_sysfs_node(pdev, "scsi_generic");
+            *type = "scsi-generic";
+        } else if (sdtype == TYPE_DISK || sdtype == TYPE_ROM) {
+            node = xen_pvscsi_sysfs_node(pdev, "block");
+            *type = sdtype == TYPE_ROM ? "scsi-cd" : "scsi-hd";
+        } else {
+            error_setg(errp, "SCSI device %s (type %d) can only be passed "
+                       "through: set feature-host=1", pdev, sdtype);
+            goto fail;
+        }
+        if (!node) {
+            error_setg(errp, "SCSI device %s has no %s node", pdev,
+                       host ? "sg" : "block");
+            goto fail;
+        }
+        driver = "host_device";
+    } else if (g_str_has_prefix(pdev, "iscsi://")) {
+        node = g_strdup(pdev);
+        *type = host ? "scsi-block" : "scsi-hd";
+    } else {
+        const char *path = pdev;
+
+        if (g_str_has_prefix(pdev, "raw:")) {
+            fmt = "raw";
+            path += 4;
+        } else if (g_str_has_prefix(pdev, "qcow2:")) {
+            fmt = "qcow2";
+            path += 6;
+        }
+        if (path[0] != '/') {
+            error_setg(errp, "p-dev '%s' is not h:c:t:l, an absolute path "
+                       "or an iscsi:// URL", pdev);
+            goto fail;
+        }
+        if (stat(path, &st)) {
+            error_setg_errno(errp, errno, "cannot open p-dev '%s'", path);
+            goto fail;
+        }
+        node = g_strdup(path);
+        if (S_ISCHR(st.st_mode)) {
+            *type = "scsi-generic";
+            driver = "host_device";
+        } else if (S_ISBLK(st.st_mode)) {
+            *type = host ? "scsi-block" : "scsi-hd";
+            driver = "host_device";
+        } else {
+            *type = "scsi-hd";
+            if (!fmt) {
+                fmt = g_str_has_suffix(path, ".qcow2") ? "qcow2" : "raw";
+            }
+        }
+    }
+
+    if (driver) {
+        qdict_put_str(opts, "driver", driver);
+    } else if (fmt) {
+        qdict_put_str(opts, "driver", fmt);
+    }
+    if (!strcmp(*type, "scsi-generic") || !strcmp(*type, "scsi-block")) {
+        qdict_put_str(opts, "aio", "threads");
+    }
+    blk = blk_new_open(node, NULL, opts, BDRV_O_RDWR, errp);
+    return blk;
+
+fail:
+    qobject_unref(opts);
+    return NULL;
+}
+
+static void xen_pvscsi_lun_error(XenPVSCSI *s, unsigned int devnum,
+                                 Error *err)
+{
+    g_autofree char *key = g_strdup_printf("vscsi-devs/dev-%u/error",
+                                           devnum);
+    g_autofree char *skey = g_strdup_printf("vscsi-devs/dev-%u/state",
+                                            devnum);
+
+    error_report("xen-pvscsi: vhost %s dev-%u: %s", s->xendev.name, devnum,
+                 error_get_pretty(err));
+    xen_device_backend_printf(&s->xendev, key, "%s", error_get_pretty(err));
+    xen_device_backend_printf(&s->xendev, skey, "%u", XenbusStateClosed);
+    error_free(err);
+}
+
+static void xen_pvscsi_add_toolstack_lun(XenPVSCSI *s, unsigned int devnum)
+{
+    XenDevice *xendev = &s->xendev;
+    g_autofree char *pdev = NULL;
+    g_autofree char *vdev = NULL;
+    g_autofree char *dir = g_strdup_printf("%s/vscsi-devs/dev-%u",
+                                           xendev->backend_path, devnum);
+    unsigned int hst, chn, tgt, lun;
+    const char *type = NULL;
+    Error *err = NULL;
+    BlockBackend *blk;
+    DeviceState *dev;
+    char tail;
+
+    pdev = xs_node_read(xendev->xsh, XBT_NULL, NULL, NULL, "%s/p-dev", dir);
+    vdev = xs_node_read(xendev->xsh, XBT_NULL, NULL, NULL, "%s/v-dev", dir);
+    if (!pdev || !vdev) {
+        error_setg(&err, "p-dev or v-dev missing");
+        goto fail;
+    }
+    if (sscanf(vdev, "%u:%u:%u:%u%c", &hst, &chn, &tgt, &lun, &tail) != 4 ||
+        chn > XEN_PVSCSI_MAX_CHANNEL || tgt > XEN_PVSCSI_MAX_TARGET ||
+        lun > XEN_PVSCSI_MAX_LUN) {
+        error_setg(&err, "invalid v-dev '%s' (want h:c:t:l with c=0, "
+                   "t<=%d, l<=%d)", vdev, XEN_PVSCSI_MAX_TARGET,
+                   XEN_PVSCSI_MAX_LUN);
+        goto fail;
+    }
+    if (scsi_device_find(&s->bus, chn, tgt, lun) &&
+        scsi_device_find(&s->bus, chn, tgt, lun)->lun == lun) {
+        error_setg(&err, "v-dev %s is already in use", vdev);
+        goto fail;
+    }
+    blk = xen_pvscsi_open_pdev(pdev, s->feature_host, &type, &err);
+    if (!blk) {
+        goto fail;
+    }
+    dev = qdev_new(type);
+    qdev_prop_set_uint32(dev, "channel", chn);
+    qdev_prop_set_uint32(dev, "scsi-id", tgt);
+    qdev_prop_set_uint32(dev, "lun", lun);
+    if (!qdev_prop_set_drive_err(dev, "drive", blk, &err)) {
+        blk_unref(blk);
+        object_unref(OBJECT(dev));
+        goto fail;
+    }
+    s->adopt_devnum = devnum;
+    if (!qdev_realize_and_unref(dev, BUS(&s->bus), &err)) {
+        s->adopt_devnum = -1;
+        blk_unref(blk);
+        goto fail;
+    }
+    blk_unref(blk);
+    return;
+
+fail:
+    error_prepend(&err, "cannot add %s: ", pdev ?: "LUN");
+    xen_pvscsi_lun_error(s, devnum, err);
+}
+
+static XenPVSCSILun *xen_pvscsi_find_devnum(XenPVSCSI *s, unsigned int n)
+{
+    XenPVSCSILun *lun;
+
+    QLIST_FOREACH(lun, &s->luns, next) {
+        if (lun->devnum == n) {
+            return lun;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Bring the LUN table in line with what a toolstack wrote: new dev-N in
+ * state 1 become QEMU devices, dev-N set to 5 are to be removed.
+ */
+static void xen_pvscsi_sync_toolstack_luns(XenPVSCSI *s)
+{
+    XenDevice *xendev = &s->xendev;
+    g_autofree char *dir = g_strdup_printf("%s/vscsi-devs",
+                                           xendev->backend_path);
+    unsigned int i, n = 0, devnum, state;
+    char **ent;
+
+    ent = qemu_xen_xs_directory(xendev->xsh, XBT_NULL, dir, &n);
+    for (i = 0; ent && i < n; i++) {
+        g_autofree char *sdir = g_strdup_printf("%s/%s", dir, ent[i]);
+        XenPVSCSILun *lun;
+        char tail;
+
+        if (sscanf(ent[i], "dev-%u%c", &devnum, &tail) != 1 ||
+            xs_node_scanf(xendev->xsh, XBT_NULL, sdir, "state", NULL, "%u",
+                          &state) != 1) {
+            continue;
+        }
+        lun = xen_pvscsi_find_devnum(s, devnum);
+        if (!lun && state == XenbusStateInitialising) {
+            xen_pvscsi_add_toolstack_lun(s, devnum);
+        } else if (lun && state == XenbusStateClosing &&
+                   lun->state != XenbusStateClosing) {
+            trace_xen_pvscsi_lun_state(xendev->name, ent[i], lun->state,
+                                       state);
+            lun->state = XenbusStateClosing;
+            lun->unplug_requested = lun->sdev != NULL;
+        }
+    }
+    free(ent);
 }
 
 static bool xen_pvscsi_backend_connected(XenPVSCSI *s)
@@ -1095,6 +1364,7 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
                 xen_pvscsi_disconnect(s);
                 return;
             }
+            xen_pvscsi_sync_toolstack_luns(s);
             xen_pvscsi_luns_add_or_del(s);
             xen_device_backend_set_state(xendev, XenbusStateConnected);
         }
@@ -1108,6 +1378,7 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
 
     case XenbusStateReconfiguring:
         if (xen_pvscsi_backend_connected(s)) {
+            xen_pvscsi_sync_toolstack_luns(s);
             xen_pvscsi_luns_add_or_del(s);
             xen_device_backend_set_state(xendev, XenbusStateReconfigured);
         }
@@ -1155,6 +1426,18 @@ static void xen_pvscsi_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
         if (blk_set_aio_context(sd->conf.blk, s->ctx, errp) < 0) {
             return;
         }
+    }
+
+    if (s->adopt_devnum >= 0) {
+        /* A toolstack wrote dev-N: it keeps its number and nodes. */
+        lun = g_new0(XenPVSCSILun, 1);
+        lun->devnum = s->adopt_devnum;
+        lun->sdev = sd;
+        lun->state = XenbusStateInitialising;
+        lun->toolstack = true;
+        QLIST_INSERT_HEAD(&s->luns, lun, next);
+        s->adopt_devnum = -1;
+        return;
     }
 
     /* Lowest free dev-N. */
@@ -1235,6 +1518,58 @@ static void xen_pvscsi_unplug(HotplugHandler *hotplug_dev, DeviceState *dev,
 }
 
 /* ------------------------------------------------------------------ */
+/* Toolstack-driven creation: backend/qscsi/<domid>/<vhost>             */
+
+static void xen_pvscsi_backend_create(XenBackendInstance *backend,
+                                      QDict *opts, Error **errp)
+{
+    XenBus *xenbus = xen_backend_get_bus(backend);
+    const char *name = xen_backend_get_name(backend);
+    const char *fh = qdict_get_try_str(opts, "feature-host");
+    XenPVSCSI *s;
+    XenDevice *xendev;
+    unsigned int vhost;
+
+    if (qemu_strtoui(name, NULL, 10, &vhost)) {
+        error_setg(errp, "invalid vhost name '%s'", name);
+        return;
+    }
+    xendev = XEN_DEVICE(qdev_new(TYPE_XEN_PVSCSI));
+    s = XEN_PVSCSI(xendev);
+    qdev_prop_set_uint32(DEVICE(xendev), "vhost", vhost);
+    s->feature_host = fh && !strcmp(fh, "1");
+    if (!qdev_realize_and_unref(DEVICE(xendev), BUS(xenbus), errp)) {
+        object_unparent(OBJECT(xendev));
+        return;
+    }
+    xen_backend_set_device(backend, xendev);
+    /* The LUNs the toolstack listed; later ones come with state 7. */
+    xen_pvscsi_sync_toolstack_luns(s);
+}
+
+static void xen_pvscsi_backend_destroy(XenBackendInstance *backend,
+                                       Error **errp)
+{
+    XenDevice *xendev = xen_backend_get_device(backend);
+
+    object_unparent(OBJECT(xendev));
+    drain_call_rcu();
+}
+
+static const XenBackendInfo xen_pvscsi_backend_info = {
+    .type = "qscsi",
+    .create = xen_pvscsi_backend_create,
+    .destroy = xen_pvscsi_backend_destroy,
+};
+
+static void xen_pvscsi_register_backend(void)
+{
+    xen_backend_register(&xen_pvscsi_backend_info);
+}
+
+xen_backend_init(xen_pvscsi_register_backend);
+
+/* ------------------------------------------------------------------ */
 /* XenDevice                                                            */
 
 static char *xen_pvscsi_get_name(XenDevice *xendev, Error **errp)
@@ -1298,6 +1633,7 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
     s->bh = aio_bh_new_guarded(s->ctx, xen_pvscsi_bh, s,
                                &DEVICE(xendev)->mem_reentrancy_guard);
     QLIST_INIT(&s->luns);
+    s->adopt_devnum = -1;
     QTAILQ_INIT(&s->free_reqs);
     QTAILQ_INIT(&s->inflight);
 
