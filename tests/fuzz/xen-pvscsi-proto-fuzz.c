@@ -42,7 +42,7 @@
 #define SLOT_SIZE   ((size_t)sizeof(vscsiif_request_t))
 #define CTL_SIZE    64
 #define PAGE        VSCSIIF_PAGE_SIZE
-#define MAX_TILES   64
+#define MAX_TILES   16
 
 #define CHECK(cond)                                                       \
     do {                                                                  \
@@ -125,11 +125,19 @@ static unsigned int pick_max_sg(uint16_t sel)
 static uint8_t *sg_page(const uint8_t *tail, size_t tail_len, unsigned int idx)
 {
     uint8_t *pg = malloc(PAGE);
-    size_t i, start = (size_t)idx * PAGE;
+    size_t done = 0, from, n;
 
     CHECK(pg);
-    for (i = 0; i < PAGE; i++) {
-        pg[i] = tail_len ? tail[(start + i) % tail_len] : 0;
+    if (!tail_len) {
+        memset(pg, 0, PAGE);
+        return pg;
+    }
+    from = ((size_t)idx * PAGE) % tail_len;
+    while (done < PAGE) {
+        n = MIN(PAGE - done, tail_len - from);
+        memcpy(pg + done, tail + from, n);
+        done += n;
+        from = 0;
     }
     return pg;
 }
