@@ -20,6 +20,7 @@
 #include "qemu/main-loop.h"
 #include "qemu/timer.h"
 #include "qapi/error.h"
+#include "qapi/qapi-events-qdev.h"
 #include "qemu/cutils.h"
 #include "qobject/qdict.h"
 #include "block/block.h"
@@ -111,6 +112,8 @@ typedef struct XenPVSCSILun {
     enum xenbus_state state;
     bool unplug_requested;
     bool toolstack;                 /* dev-N written by a toolstack */
+    QEMUTimer *unplug_timer;        /* device_del: the guest must answer */
+    XenPVSCSI *s;
     QLIST_ENTRY(XenPVSCSILun) next;
 } XenPVSCSILun;
 
@@ -121,6 +124,7 @@ struct XenPVSCSI {
     /* properties */
     uint32_t vhost;
     uint32_t sg_grant;
+    uint32_t unplug_timeout;        /* seconds */
     IOThread *iothread;
 
     AioContext *ctx;
@@ -991,11 +995,19 @@ static XenPVSCSILun *xen_pvscsi_find_lun(XenPVSCSI *s, SCSIDevice *sdev)
     return NULL;
 }
 
+static void xen_pvscsi_lun_release(XenPVSCSILun *lun)
+{
+    if (lun->unplug_timer) {
+        timer_free(lun->unplug_timer);
+    }
+    QLIST_REMOVE(lun, next);
+    g_free(lun);
+}
+
 static void xen_pvscsi_lun_free(XenPVSCSI *s, XenPVSCSILun *lun)
 {
     xen_pvscsi_lun_remove_nodes(s, lun);
-    QLIST_REMOVE(lun, next);
-    g_free(lun);
+    xen_pvscsi_lun_release(lun);
 }
 
 /* Finish a device_del once the frontend has let go of the LUN. */
@@ -1005,6 +1017,10 @@ static void xen_pvscsi_lun_unplug_now(XenPVSCSI *s, XenPVSCSILun *lun)
     Error *local_err = NULL;
 
     lun->sdev = NULL;
+    lun->unplug_requested = false;
+    if (lun->unplug_timer) {
+        timer_del(lun->unplug_timer);
+    }
     if (sdev) {
         trace_xen_pvscsi_lun_unplug(s->xendev.name, DEVICE(sdev)->id ?: "");
         hotplug_handler_unplug(HOTPLUG_HANDLER(s), DEVICE(sdev), &local_err);
@@ -1050,8 +1066,7 @@ static void xen_pvscsi_luns_connected(XenPVSCSI *s)
         } else if (lun->state == XenbusStateClosed && !lun->sdev) {
             if (lun->toolstack) {
                 /* The toolstack deletes dev-N once it sees 6. */
-                QLIST_REMOVE(lun, next);
-                g_free(lun);
+                xen_pvscsi_lun_release(lun);
             } else {
                 /* Removed by device_del: we are the toolstack, clean up. */
                 xen_pvscsi_lun_free(s, lun);
@@ -1070,8 +1085,7 @@ static void xen_pvscsi_luns_reset(XenPVSCSI *s)
             xen_pvscsi_lun_unplug_now(s, lun);
             if (lun->toolstack) {
                 xen_pvscsi_lun_set_state(s, lun, XenbusStateClosed);
-                QLIST_REMOVE(lun, next);
-                g_free(lun);
+                xen_pvscsi_lun_release(lun);
             } else {
                 xen_pvscsi_lun_free(s, lun);
             }
@@ -1471,6 +1485,30 @@ again:
     }
 }
 
+/* device_del: the guest never let go of the LUN. Keep it, say so. */
+static void xen_pvscsi_unplug_timeout(void *opaque)
+{
+    XenPVSCSILun *lun = opaque;
+    XenPVSCSI *s = lun->s;
+    DeviceState *dev = DEVICE(lun->sdev);
+
+    if (!lun->unplug_requested || !lun->sdev) {
+        return;
+    }
+    error_report("xen-pvscsi: dom%u vhost %s: the guest did not release "
+                 "dev-%u (%s) within %u s; device_del cancelled",
+                 s->xendev.frontend_id, s->xendev.name, lun->devnum,
+                 dev->id ?: "", s->unplug_timeout);
+    lun->unplug_requested = false;
+    xen_pvscsi_lun_set_state(s, lun, XenbusStateConnected);
+    if (xen_device_backend_get_state(&s->xendev) ==
+        XenbusStateReconfiguring) {
+        xen_device_backend_set_state(&s->xendev, XenbusStateConnected);
+    }
+    qapi_event_send_device_unplug_guest_error(dev->id,
+                                              dev->canonical_path);
+}
+
 static void xen_pvscsi_unplug_request(HotplugHandler *hotplug_dev,
                                       DeviceState *dev, Error **errp)
 {
@@ -1496,6 +1534,13 @@ static void xen_pvscsi_unplug_request(HotplugHandler *hotplug_dev,
     }
     /* The guest drops the LUN first (dev 5 -> 6), then we unplug. */
     lun->unplug_requested = true;
+    if (!lun->unplug_timer) {
+        lun->s = s;
+        lun->unplug_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                         xen_pvscsi_unplug_timeout, lun);
+    }
+    timer_mod(lun->unplug_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              s->unplug_timeout * 1000LL);
     xen_pvscsi_lun_set_state(s, lun, XenbusStateClosing);
     xen_device_backend_set_state(&s->xendev, XenbusStateReconfiguring);
 }
@@ -1656,8 +1701,7 @@ static void xen_pvscsi_unrealize(XenDevice *xendev)
     trace_xen_pvscsi_unrealize(xendev->name ?: "");
     xen_pvscsi_disconnect(s);
     QLIST_FOREACH_SAFE(lun, &s->luns, next, tmp) {
-        QLIST_REMOVE(lun, next);
-        g_free(lun);
+        xen_pvscsi_lun_release(lun);
     }
     if (s->bh) {
         qemu_bh_delete(s->bh);
@@ -1671,6 +1715,7 @@ static const Property xen_pvscsi_props[] = {
                        XEN_PVSCSI_SG_GRANT_DEFAULT),
     DEFINE_PROP_LINK("iothread", XenPVSCSI, iothread, TYPE_IOTHREAD,
                      IOThread *),
+    DEFINE_PROP_UINT32("unplug-timeout", XenPVSCSI, unplug_timeout, 30),
 };
 
 static void xen_pvscsi_class_init(ObjectClass *class, void *data)
