@@ -59,9 +59,11 @@ glib_libs=($(pkg-config --libs glib-2.0))
 cflags=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE
         -D_FILE_OFFSET_BITS=64 -D_LARGEFILE_SOURCE -Wall -Werror
         -Wno-unused-function "${incs[@]}" "${glib_cflags[@]}")
+# shellcheck disable=SC2054  # commas separate sanitizers, not elements
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all)
 # The engine also traps on any silent integer truncation or unsigned
 # wrap-around: all its arithmetic on guest values must fit its types.
+# shellcheck disable=SC2054
 san_engine=("${san[@]}" -fsanitize=implicit-integer-truncation,unsigned-integer-overflow)
 
 engine="$XPV_ROOT/hw/xen/xen-pvscsi-proto.c"
