@@ -48,7 +48,9 @@ DOM0_MODS="xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkback
  crc32c_generic configfs virtio_pci virtio-rng 9p 9pnet_virtio"
 DOMU_MODS="xen-scsifront xen-blkfront sd_mod sg st ext4 crc32c_generic"
 # Binaries copied into the domU (from rootfs), with their libraries.
-DOMU_BINS="/usr/bin/lsscsi /bin/mt-st /sbin/stinit /sbin/mke2fs /sbin/e2fsck
+# /bin/sh is dash: Debian's static busybox prefers its own applets over
+# PATH in its shell, so "lsscsi" or "mt" there would not be the real tools.
+DOMU_BINS="/usr/bin/dash /usr/bin/lsscsi /bin/mt-st /sbin/stinit /sbin/mke2fs /sbin/e2fsck
  /sbin/tune2fs /sbin/dumpe2fs /usr/bin/sg_inq /usr/bin/sg_readcap
  /usr/bin/sg_luns /usr/bin/sg_vpd /usr/bin/sg_reset /usr/bin/sg_turs
  /usr/bin/sg_requests /usr/bin/sg_modes /usr/bin/sg_logs /usr/bin/sg_raw
@@ -239,6 +241,7 @@ build_domu() {   # build_domu OUT EXTRA_BINS...
     copy_modules "$d" $DOMU_MODS
     # shellcheck disable=SC2086
     copy_bins "$d" $DOMU_BINS "$@"
+    ln -s dash "$d/usr/bin/sh"
     ln -s mt-st "$d/usr/bin/mt"
     for l in mkfs.ext4 mkfs.ext2; do ln -s mke2fs "$d/usr/sbin/$l"; done
     ln -s e2fsck "$d/usr/sbin/fsck.ext4"

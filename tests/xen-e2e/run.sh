@@ -19,7 +19,7 @@
 # "INFRA scenario: reason" and retried once; a second one is a FAIL.
 # On failure the serial log, the QEMU logs and the guest consoles are kept
 # and their paths printed; runs live in $XE_CACHE/runs/ (the newest
-# $XE_KEEP_RUNS, default 10, are kept).
+# $XE_KEEP_RUNS, default 10, are kept, and any run younger than 2 h).
 #
 # Environment: XE_SCENARIO_TIMEOUT (overrides the scenarios' XE_TIMEOUT
 # headers), XE_BOOT_TIMEOUT, XE_TOOLSTACK_TIMEOUT, XE_CPU, XE_MEM, XE_SMP,
@@ -82,8 +82,11 @@ T_IMAGES=$((SECONDS - T0))
 
 RUN="$XE_CACHE/runs/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$RUN"
-# Prune old runs.
-ls -1d "$XE_CACHE"/runs/*/ 2>/dev/null | head -n -"${XE_KEEP_RUNS:-10}" | xargs -r rm -rf
+# Prune old runs: beyond the newest $XE_KEEP_RUNS, those untouched for 2 h
+# (another runner may be using a recent one).
+find "$XE_CACHE/runs" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' | sort -rn |
+    tail -n +$(( ${XE_KEEP_RUNS:-10} + 1 )) | cut -d' ' -f2- |
+    while read -r d; do [ -n "$(find "$d" -maxdepth 0 -mmin +120)" ] && rm -rf "$d"; done
 xe_log "run directory: $RUN"
 
 TIMINGS=""

@@ -7,7 +7,8 @@
 #
 # DIR/share is the 9p share (tag "xe", /xe in dom0):
 #   harness/   lib/ and scenarios/ of this tree (copied)
-#   bin/       the project's qemu-system-x86_64 and qemu-img (hard links)
+#   bin/       the project's qemu-system-x86_64 (without debug info),
+#              qemu-img and scripts/xen-vscsi
 #   boot/      vmlinuz, domu.cpio.gz, domu-fat.cpio.gz (hard links)
 #   run.env    XE_SCENARIO, XE_SCENARIO_TIMEOUT, VAR=VALUE...
 #   out/       results written by dom0: stage, checks, scenario.log,
@@ -21,6 +22,7 @@
 # userspace, 300), XE_TOOLSTACK_TIMEOUT (-> toolstack up, 180), the
 # scenario's own XE_TIMEOUT header + 90 s of grace. XE_INTERACTIVE=1: the
 # serial console is this terminal (demo), no time bounds after the start.
+# XE_BOOT_VERBOSE=1 logs each stage as it is reached.
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 : "${XE_BOOT_TIMEOUT:=300}"
@@ -57,6 +59,8 @@ xe_boot() {
             xe_link "$XE_QEMU_BIN" "$share/bin/qemu-system-x86_64"
     fi
     [ -x "$XE_QEMU_IMG" ] && xe_link "$XE_QEMU_IMG" "$share/bin/qemu-img"
+    # the project's xl-style PV SCSI toolstack CLI, if present
+    [ -f "$XPV_ROOT/scripts/xen-vscsi" ] && install -m 0755 "$XPV_ROOT/scripts/xen-vscsi" "$share/bin/xen-vscsi"
     xe_link "$XE_IMG_VMLINUZ" "$share/boot/vmlinuz"
     xe_link "$XE_IMG_DOMU" "$share/boot/domu.cpio.gz"
     xe_link "$XE_IMG_DOMU_FAT" "$share/boot/domu-fat.cpio.gz"
@@ -98,6 +102,7 @@ xe_boot() {
             stage=$(tail -n 1 "$share/out/stage" 2>/dev/null | cut -d' ' -f1)
             if [ "$stage" != "$last_stage" ]; then
                 XE_BOOT_STAGES="$XE_BOOT_STAGES $stage@${now}s"
+                [ "${XE_BOOT_VERBOSE:-0}" = 1 ] && xe_log "$scen: ${now}s: $stage"
                 last_stage=$stage
                 case $stage in
                     dom0-up) t_up=$now ;;

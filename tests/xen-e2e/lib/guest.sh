@@ -1,6 +1,8 @@
 # shellcheck shell=sh
-# Guest (domU) side of the harness: sourced by the domU's /init before the
-# scenario's guest script (/xe/guest.sh). busybox sh.
+# Guest (domU) side of the harness: sourced before the scenario's guest
+# script (/xe/guest.sh), both run by dash (/bin/sh); the other commands are
+# busybox applets or the real tools copied in by images.sh (lsscsi, mt,
+# sg3-utils, e2fsprogs, fio).
 #
 # Results go to the console, which xenconsoled logs in dom0:
 #   CHECK PASS name
@@ -118,10 +120,8 @@ xe_sync() {
     echo "XE-SYNC $_tag"
     _end=$(($(cut -d. -f1 /proc/uptime) + _to))
     while [ "$(cut -d. -f1 /proc/uptime)" -lt "$_end" ]; do
-        if read -r -t 5 _line < /dev/console; then
-            _line=$(printf '%s' "$_line" | tr -d '\r')
-            [ "$_line" = "$_tag" ] && return 0
-        fi
+        _line=$(timeout 5 head -n 1 < /dev/console | tr -d '\r')
+        [ "$_line" = "$_tag" ] && return 0
     done
     xe_say "xe_sync $_tag: no answer from dom0 in $_to s"
     return 1
@@ -130,4 +130,11 @@ xe_sync() {
 # xe_diag: kernel messages about SCSI/Xen, prefixed, for failure analysis.
 xe_diag() {
     dmesg | grep -i -E 'scsi|xen|sd |blk|I/O error|reset' | tail -n "${1:-30}" | sed 's/^/XE-KMSG /'
+}
+
+# xe_blocked: the kernel's list of blocked tasks (sysrq w), for hangs.
+xe_blocked() {
+    echo w > /proc/sysrq-trigger 2>/dev/null
+    sleep 1
+    dmesg | tail -n "${1:-80}" | sed 's/^/XE-KMSG /'
 }

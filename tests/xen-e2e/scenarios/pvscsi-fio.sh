@@ -1,0 +1,126 @@
+#!/bin/bash
+# xen-pvscsi under fio verify: bs x pattern x depth on raw and qcow2, reset, reload
+# XE_TIMEOUT=600
+# fio (verify=crc32c, verify_fatal) for bs 4k/64k/1M, write-then-verify
+# and randrw with a verify backlog, iodepth 1 and 16, on a raw and a qcow2
+# LUN; a LUN reset (sg_reset -d) in the middle of a verify run; unloading
+# and reloading xen-scsifront (the vhost reconnects, I/O works again).
+# XE_FIO_QUICK=1 runs a reduced matrix.
+# SPDX-License-Identifier: GPL-2.0-or-later
+. "$XE_HARNESS/lib/dom0.sh"
+
+truncate -s 96M /tmp/disk0.img
+check qemu-img-create "$XE_QEMU_IMG" create -q -f qcow2 /tmp/disk1.qcow2 96M || exit 1
+
+guest_script fio <<'EOF_GUEST'
+xe_modprobe xen-scsifront sd_mod sg
+check luns-appear xe_wait_scsi 2 90 || { xe_diag; exit 1; }
+RAW=$(xe_blockdev 0:1:0)
+QCOW=$(xe_blockdev 0:2:0)
+xe_say "raw $RAW, qcow2 $QCOW"
+
+# fio_verify NAME DEV RW BS QD SIZE [extra fio args]: one verify job.
+fio_verify() {
+    _name=$1 _dev=$2 _rw=$3 _bs=$4 _qd=$5 _size=$6
+    shift 6
+    _t0=$(xe_up)
+    if fio --name="$_name" --filename="$_dev" --rw="$_rw" --bs="$_bs" \
+           --iodepth="$_qd" --size="$_size" --ioengine=libaio --direct=1 \
+           --verify=crc32c --verify_fatal=1 --do_verify=1 "$@" \
+           --output=/tmp/fio.out > /dev/null 2>&1 &&
+       ! grep -q 'verify: bad\|bad magic\|err=[ ]*[1-9]' /tmp/fio.out; then
+        pass "$_name"
+        xe_say "$_name: $(awk -v s="$_t0" -v e="$(xe_up)" 'BEGIN {printf "%.1f s", e - s}') $(grep -E '^ +(read|write):' /tmp/fio.out | sed 's/(.*//' | tr -s ' ' | tr '\n' ' ')"
+    else
+        fail "$_name" "$(grep -i -m 3 -E 'verify|error|err=' /tmp/fio.out | xe_oneline)"
+        xe_diag 10
+    fi
+}
+
+if [ "${XE_FIO_QUICK:-0}" = 1 ]; then
+    MATRIX="64k:16M"
+    DEPTHS="16"
+else
+    MATRIX="4k:4M 64k:16M 1M:32M"
+    DEPTHS="1 16"
+fi
+for lun in raw qcow2; do
+    [ $lun = raw ] && dev=$RAW || dev=$QCOW
+    for m in $MATRIX; do
+        bs=${m%%:*} size=${m#*:}
+        for qd in $DEPTHS; do
+            fio_verify "fio-$lun-write-verify-$bs-qd$qd" "$dev" write "$bs" "$qd" "$size"
+            fio_verify "fio-$lun-randrw-verify-$bs-qd$qd" "$dev" randrw "$bs" "$qd" "$size" \
+                --offset=48M --verify_backlog=64
+        done
+    done
+done
+
+# LUN reset in the middle of a verify run: the reset must complete and
+# the run must still verify clean.
+SG=$(xe_sgdev 0:1:0)
+fio --name=reset --filename="$RAW" --rw=randwrite --bs=64k --iodepth=16 --size=48M \
+    --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 --do_verify=1 \
+    --output=/tmp/fio-reset.out > /dev/null 2>&1 &
+fpid=$!
+sleep 3
+check sg_reset-device-during-io timeout 60 sg_reset -d "$SG"
+check sg_reset-device-during-io-2 timeout 60 sg_reset -d "$SG"
+if xe_wait_for 180 '! kill -0 $fpid'; then
+    if wait $fpid; then
+        pass fio-verify-across-reset
+    else
+        fail fio-verify-across-reset "$(grep -i -m 3 -E 'verify|error|err=' /tmp/fio-reset.out | xe_oneline)"
+        xe_diag 20
+    fi
+else
+    fail fio-verify-across-reset "fio still running 180 s after the resets"
+    xe_blocked
+    kill -9 $fpid
+fi
+check fio-verify-only-after-reset fio --name=reverify --filename="$RAW" --rw=randwrite --bs=64k \
+    --size=48M --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 --verify_only \
+    --output=/tmp/fio-reverify.out
+check sg_turs-after-reset timeout 30 sg_turs "$SG"
+
+# Frontend module reload: the vhost closes and reconnects.
+xe_sync before-reload 120
+check rmmod-scsifront rmmod xen-scsifront
+check_eq luns-gone-after-rmmod "$(xe_scsi_count)" 0
+xe_sync unloaded 120
+check modprobe-scsifront modprobe xen-scsifront
+check luns-back-after-reload xe_wait_scsi 2 90
+RAW=$(xe_blockdev 0:1:0)
+QCOW=$(xe_blockdev 0:2:0)
+check data-md5-raw-after-reload xe_rw_verify "$RAW" 16 8 512K "oflag=direct iflag=direct"
+check data-md5-qcow2-after-reload xe_rw_verify "$QCOW" 16 8
+fio_verify fio-raw-randrw-after-reload "$RAW" randrw 64k 16 16M --verify_backlog=64
+xe_sync reloaded 120
+EOF_GUEST
+
+domu_create fio --fat || exit 1
+qemu_start fio \
+    -drive if=none,id=d0,file=/tmp/disk0.img,format=raw,cache=none,aio=native \
+    -drive if=none,id=d1,file=/tmp/disk1.qcow2,format=qcow2,cache=none,aio=native \
+    -device xen-pvscsi,id=vs0 \
+    -device scsi-hd,bus=vs0.0,channel=0,scsi-id=1,lun=0,drive=d0 \
+    -device scsi-hd,bus=vs0.0,channel=0,scsi-id=2,lun=0,drive=d1 || exit 1
+domu_unpause fio || exit 1
+be=/local/domain/0/backend/qscsi/$DOMID
+if domu_sync fio before-reload 420; then
+    vh=$(xenstore-list "$be" | head -n 1)
+    check_xs xs-state-before-reload "$be/$vh/state" 4
+    domu_release fio before-reload
+    if domu_sync fio unloaded 120; then
+        # The frontend closed; the backend must follow it (not Connected).
+        fe_state=$(xs_read "/local/domain/$DOMID/device/vscsi/$vh/state")
+        xe_say "after rmmod: frontend state ${fe_state:-<absent>}, backend state $(xs_read "$be/$vh/state")"
+        domu_release fio unloaded
+        if domu_sync fio reloaded 300; then
+            check_vscsi_connected after-reload- qscsi "$DOMID"
+            domu_release fio reloaded
+        fi
+    fi
+fi
+domu_wait fio 120
+qemu_stop fio
