@@ -9,7 +9,8 @@
 #   harness/   lib/ and scenarios/ of this tree (copied)
 #   bin/       the project's qemu-system-x86_64 (without debug info),
 #              qemu-img and scripts/xen-vscsi
-#   boot/      vmlinuz, domu.cpio.gz, domu-fat.cpio.gz (hard links)
+#   boot/      vmlinuz (the domU kernel: the uncompressed ELF vmlinux if
+#              images.sh could extract it), domu.cpio.gz, domu-fat.cpio.gz
 #   run.env    XE_SCENARIO, XE_SCENARIO_TIMEOUT, VAR=VALUE...
 #   out/       results written by dom0: stage, checks, scenario.log,
 #              console/guest-*.log, qemu-*.log, dmesg, xenstore dump
@@ -61,7 +62,7 @@ xe_boot() {
     [ -x "$XE_QEMU_IMG" ] && xe_link "$XE_QEMU_IMG" "$share/bin/qemu-img"
     # the project's xl-style PV SCSI toolstack CLI, if present
     [ -f "$XPV_ROOT/scripts/xen-vscsi" ] && install -m 0755 "$XPV_ROOT/scripts/xen-vscsi" "$share/bin/xen-vscsi"
-    xe_link "$XE_IMG_VMLINUZ" "$share/boot/vmlinuz"
+    xe_link "${XE_IMG_VMLINUX:-$XE_IMG_VMLINUZ}" "$share/boot/vmlinuz"
     xe_link "$XE_IMG_DOMU" "$share/boot/domu.cpio.gz"
     xe_link "$XE_IMG_DOMU_FAT" "$share/boot/domu-fat.cpio.gz"
     timeout=$(xe_scenario_header "$scen" XE_TIMEOUT)

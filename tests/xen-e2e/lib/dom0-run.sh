@@ -59,12 +59,13 @@ say "dom0 cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), $(grep -c ^
 
 # ---- scratch disk: ext4 on a RAM block device ----------------------------
 # tmpfs has no O_DIRECT in Linux 6.1, and the scenarios use cache=none.
-say "scratch: creating"
-if modprobe brd rd_nr=1 rd_size=$((XE_SCRATCH_MB * 1024)) max_part=0 &&
-   mkfs.ext4 -q -F -E lazy_itable_init=1,lazy_journal_init=1,nodiscard /dev/ram0 &&
+ms() { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
+t0=$(ms)
+if modprobe brd rd_nr=1 rd_size=$((XE_SCRATCH_MB * 1024)) max_part=0 && t1=$(ms) &&
+   mkfs.ext4 -q -F -E lazy_itable_init=1,lazy_journal_init=1,nodiscard /dev/ram0 && t2=$(ms) &&
    mount -o noatime /dev/ram0 /tmp; then
     chmod 1777 /tmp
-    say "scratch: ext4 on /dev/ram0 (${XE_SCRATCH_MB} MiB, RAM) mounted on /tmp"
+    say "scratch: ext4 on /dev/ram0 (${XE_SCRATCH_MB} MiB, RAM) on /tmp (modprobe $((t1 - t0)) ms, mkfs $((t2 - t1)) ms, mount $(( $(ms) - t2 )) ms)"
 else
     infra "scratch disk (brd + ext4) setup failed"
 fi

@@ -27,6 +27,41 @@ xe_record() {
 }
 xe_guest_exit() { [ "$XE_FAILS" -gt 200 ] && XE_FAILS=200; exit "$XE_FAILS"; }
 
+# In the guest, check runs its command in the background with a time bound
+# (XE_CHECK_TIMEOUT, default 240 s): a command stuck in the kernel (state
+# D: no signal helps) is left behind, the check FAILs with the list of
+# blocked tasks on the console, and the script goes on. The command runs
+# in a subshell: variables it sets are not seen by the script.
+: "${XE_CHECK_TIMEOUT:=240}"
+_xe_running() {
+    [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z ' "/proc/$1/stat" 2>/dev/null
+}
+check() {
+    _xe_n=$1
+    shift
+    ("$@") > "$XE_CHECK_OUT" 2>&1 &
+    _xe_pid=$!
+    _xe_end=$(($(cut -d. -f1 /proc/uptime) + XE_CHECK_TIMEOUT))
+    _xe_i=0
+    while _xe_running "$_xe_pid"; do
+        _xe_i=$((_xe_i + 1))
+        if [ "$_xe_i" -le 20 ]; then sleep 0.1; else sleep 1; fi
+        if [ "$(cut -d. -f1 /proc/uptime)" -ge "$_xe_end" ] && _xe_running "$_xe_pid"; then
+            fail "$_xe_n" "still running after $XE_CHECK_TIMEOUT s, left behind: $*"
+            xe_blocked 60
+            return 1
+        fi
+    done
+    wait "$_xe_pid"
+    _xe_rc=$?
+    if [ "$_xe_rc" = 0 ]; then
+        pass "$_xe_n"
+    else
+        _xe_last=$(grep -v '^[[:space:]]*$' "$XE_CHECK_OUT" | tail -n 2 | xe_oneline)
+        fail "$_xe_n" "exit $_xe_rc from: $*${_xe_last:+ -- $_xe_last}"
+    fi
+}
+
 xe_up() { cut -d' ' -f1 /proc/uptime; }
 xe_say() { echo "XE-GUEST: [$(xe_up)] $*"; }
 

@@ -41,7 +41,7 @@ if [ "${XE_FIO_QUICK:-0}" = 1 ]; then
     MATRIX="64k:16M"
     DEPTHS="16"
 else
-    MATRIX="4k:4M 64k:16M 1M:32M"
+    MATRIX="4k:4M 64k:16M 1M:32M"   # sizes at iodepth 16; half at iodepth 1
     DEPTHS="1 16"
 fi
 for lun in raw qcow2; do
@@ -49,8 +49,10 @@ for lun in raw qcow2; do
     for m in $MATRIX; do
         bs=${m%%:*} size=${m#*:}
         for qd in $DEPTHS; do
-            fio_verify "fio-$lun-write-verify-$bs-qd$qd" "$dev" write "$bs" "$qd" "$size"
-            fio_verify "fio-$lun-randrw-verify-$bs-qd$qd" "$dev" randrw "$bs" "$qd" "$size" \
+            sz=$size
+            [ "$qd" = 1 ] && sz="$((${size%M} / 2))M"
+            fio_verify "fio-$lun-write-verify-$bs-qd$qd" "$dev" write "$bs" "$qd" "$sz"
+            fio_verify "fio-$lun-randrw-verify-$bs-qd$qd" "$dev" randrw "$bs" "$qd" "$sz" \
                 --offset=48M --verify_backlog=64
         done
     done
@@ -64,8 +66,8 @@ fio --name=reset --filename="$RAW" --rw=randwrite --bs=64k --iodepth=16 --size=4
     --output=/tmp/fio-reset.out > /dev/null 2>&1 &
 fpid=$!
 sleep 3
-check sg_reset-device-during-io timeout 60 sg_reset -d "$SG"
-check sg_reset-device-during-io-2 timeout 60 sg_reset -d "$SG"
+XE_CHECK_TIMEOUT=60 check sg_reset-device-during-io sg_reset -d "$SG"
+XE_CHECK_TIMEOUT=60 check sg_reset-device-during-io-2 sg_reset -d "$SG"
 if xe_wait_for 180 '! kill -0 $fpid'; then
     if wait $fpid; then
         pass fio-verify-across-reset
@@ -81,7 +83,7 @@ fi
 check fio-verify-only-after-reset fio --name=reverify --filename="$RAW" --rw=randwrite --bs=64k \
     --size=48M --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 --verify_only \
     --output=/tmp/fio-reverify.out
-check sg_turs-after-reset timeout 30 sg_turs "$SG"
+XE_CHECK_TIMEOUT=30 check sg_turs-after-reset sg_turs "$SG"
 
 # Frontend module reload: the vhost closes and reconnects.
 xe_sync before-reload 120
