@@ -89,8 +89,18 @@ typedef struct XenPVSCSIReq {
     QTAILQ_ENTRY(XenPVSCSIReq) next;
 } XenPVSCSIReq;
 
-/* An ABORT or RESET waiting for the requests it cancels. */
-typedef struct XenPVSCSITmf {
+typedef struct XenPVSCSITmf XenPVSCSITmf;
+
+/* One request a TMF waits for. */
+typedef struct XenPVSCSITmfWait {
+    Notifier n;
+    XenPVSCSITmf *tmf;
+    SCSIRequest *sreq;              /* referenced until it is answered */
+    bool done;
+} XenPVSCSITmfWait;
+
+/* An ABORT or RESET waiting for the requests it covers. */
+struct XenPVSCSITmf {
     XenPVSCSI *s;
     uint64_t gen;
     uint16_t rqid;
@@ -98,12 +108,13 @@ typedef struct XenPVSCSITmf {
     unsigned int pending;
     bool success;
     SCSIDevice *sdev;               /* RESET: the LUN (referenced) */
-} XenPVSCSITmf;
+    QEMUTimer *timer;               /* RESET: grace period, then cancel */
+    unsigned int nr_waits;
+    XenPVSCSITmfWait waits[XEN_PVSCSI_RING_SIZE];
+};
 
-typedef struct XenPVSCSITmfWait {
-    Notifier n;
-    XenPVSCSITmf *tmf;
-} XenPVSCSITmfWait;
+/* RESET: outstanding commands may finish this long before being cancelled */
+#define XEN_PVSCSI_RESET_GRACE_MS 10000
 
 /* A LUN as the xenstore protocol sees it (vscsi-devs/dev-N). */
 typedef struct XenPVSCSILun {
@@ -214,6 +225,9 @@ static void xen_pvscsi_tmf_respond(XenPVSCSITmf *tmf)
         xen_pvscsi_encode_tmf(&rsp, tmf->rqid, tmf->success);
         xen_pvscsi_put_response(s, &rsp);
         s->nr_tmf--;
+    }
+    if (tmf->timer) {
+        timer_free(tmf->timer);
     }
     if (tmf->sdev) {
         object_unref(OBJECT(tmf->sdev));
@@ -449,16 +463,18 @@ static const struct SCSIBusInfo xen_pvscsi_scsi_info = {
 /* ------------------------------------------------------------------ */
 /* Task management                                                      */
 
+static void xen_pvscsi_tmf_release(XenPVSCSITmf *tmf);
+
 static void xen_pvscsi_tmf_wait_done(Notifier *n, void *data)
 {
     XenPVSCSITmfWait *w = container_of(n, XenPVSCSITmfWait, n);
     XenPVSCSITmf *tmf = w->tmf;
 
     notifier_remove(n);
-    g_free(w);
-    if (--tmf->pending == 0) {
-        xen_pvscsi_tmf_respond(tmf);
-    }
+    w->done = true;
+    scsi_req_unref(w->sreq);
+    w->sreq = NULL;
+    xen_pvscsi_tmf_release(tmf);
 }
 
 static bool xen_pvscsi_req_matches(XenPVSCSIReq *r, const vscsiif_request_t *t)
@@ -467,78 +483,126 @@ static bool xen_pvscsi_req_matches(XenPVSCSIReq *r, const vscsiif_request_t *t)
            r->d.req.id == t->id && r->d.req.lun == t->lun;
 }
 
-static void xen_pvscsi_do_abort(XenPVSCSI *s, const vscsiif_request_t *t)
+static XenPVSCSITmf *xen_pvscsi_tmf_new(XenPVSCSI *s,
+                                        const vscsiif_request_t *t)
 {
     XenPVSCSITmf *tmf = g_new0(XenPVSCSITmf, 1);
-    XenPVSCSIReq *r, *victims[XEN_PVSCSI_RING_SIZE];
-    unsigned int i, nr = 0;
 
     tmf->s = s;
     tmf->gen = s->gen;
     tmf->rqid = t->rqid;
     tmf->act = t->act;
-    tmf->success = true;    /* not found: it has completed already */
+    tmf->success = true;
     s->nr_tmf++;
+    return tmf;
+}
 
+/*
+ * Make @tmf wait for the answer to @r. The TMF is answered from the last
+ * notifier, so every request it covers is answered before it.
+ */
+static XenPVSCSITmfWait *xen_pvscsi_tmf_wait(XenPVSCSITmf *tmf,
+                                             XenPVSCSIReq *r)
+{
+    XenPVSCSITmfWait *w = &tmf->waits[tmf->nr_waits++];
+
+    w->tmf = tmf;
+    w->n.notify = xen_pvscsi_tmf_wait_done;
+    w->sreq = scsi_req_ref(r->sreq);
+    tmf->pending++;
+    notifier_list_add(&r->sreq->cancel_notifiers, &w->n);
+    return w;
+}
+
+/* Drop one count; the last one answers the TMF. */
+static void xen_pvscsi_tmf_release(XenPVSCSITmf *tmf)
+{
+    if (--tmf->pending) {
+        return;
+    }
+    if (tmf->act == VSCSIIF_ACT_SCSI_RESET && tmf->gen == tmf->s->gen) {
+        /* The LUN was reset: tell the initiator on its next command. */
+        scsi_device_set_ua(tmf->sdev, SENSE_CODE(RESET));
+    }
+    xen_pvscsi_tmf_respond(tmf);
+}
+
+static void xen_pvscsi_do_abort(XenPVSCSI *s, const vscsiif_request_t *t)
+{
+    XenPVSCSITmf *tmf = xen_pvscsi_tmf_new(s, t);
+    XenPVSCSIReq *r;
+    unsigned int i;
+
+    /* Extra count: keeps the TMF alive while the cancels are started. */
+    tmf->pending = 1;
     QTAILQ_FOREACH(r, &s->inflight, next) {
         if (xen_pvscsi_req_matches(r, t) && r->d.req.rqid == t->ref_rqid &&
-            !r->aborted && nr < ARRAY_SIZE(victims)) {
-            victims[nr++] = r;
+            !r->aborted && tmf->nr_waits < ARRAY_SIZE(tmf->waits)) {
+            r->aborted = true;
+            xen_pvscsi_tmf_wait(tmf, r);
         }
     }
-    trace_xen_pvscsi_tmf(t->rqid, t->act, t->ref_rqid, nr);
+    trace_xen_pvscsi_tmf(t->rqid, t->act, t->ref_rqid, tmf->nr_waits);
 
     /*
      * The aborted command is answered (HOST_ABORT, or its real completion
-     * if it wins the race) before the ABORT itself: the answer to the TMF
-     * goes out from the last cancel notifier. The extra count keeps the TMF
-     * alive while the cancels are being started.
+     * if it wins the race) before the ABORT itself. Not found: it has
+     * completed already, which is success.
      */
-    tmf->pending = nr + 1;
-    for (i = 0; i < nr; i++) {
-        XenPVSCSITmfWait *w = g_new0(XenPVSCSITmfWait, 1);
-        SCSIRequest *sreq = victims[i]->sreq;
+    for (i = 0; i < tmf->nr_waits; i++) {
+        SCSIRequest *sreq = tmf->waits[i].sreq;
 
-        w->tmf = tmf;
-        w->n.notify = xen_pvscsi_tmf_wait_done;
-        victims[i]->aborted = true;
-        scsi_req_ref(sreq);
-        scsi_req_cancel_async(sreq, &w->n);
-        scsi_req_unref(sreq);
+        if (!tmf->waits[i].done && sreq) {
+            scsi_req_ref(sreq);
+            scsi_req_cancel_async(sreq, NULL);
+            scsi_req_unref(sreq);
+        }
     }
-    if (--tmf->pending == 0) {
-        xen_pvscsi_tmf_respond(tmf);
-    }
+    xen_pvscsi_tmf_release(tmf);
 }
 
-static void xen_pvscsi_reset_done_bh(void *opaque)
-{
-    xen_pvscsi_tmf_respond(opaque);
-}
-
-static void xen_pvscsi_reset_bh(void *opaque)
+static void xen_pvscsi_reset_timeout(void *opaque)
 {
     XenPVSCSITmf *tmf = opaque;
+    unsigned int i;
 
     /*
-     * Main loop, BQL held: a LUN reset cancels every outstanding command of
-     * the LUN (each answered with HOST_RESET by the cancel callback, in the
-     * ring's context) and waits for them, then raises a unit attention.
+     * Commands that did not finish in the grace period are cancelled. The
+     * extra count keeps the TMF alive until the loop is done.
      */
-    device_cold_reset(DEVICE(tmf->sdev));
-    aio_bh_schedule_oneshot(tmf->s->ctx, xen_pvscsi_reset_done_bh, tmf);
+    tmf->pending++;
+    for (i = 0; i < tmf->nr_waits; i++) {
+        SCSIRequest *sreq = tmf->waits[i].sreq;
+
+        if (!tmf->waits[i].done && sreq) {
+            scsi_req_ref(sreq);
+            scsi_req_cancel_async(sreq, NULL);
+            scsi_req_unref(sreq);
+        }
+    }
+    xen_pvscsi_tmf_release(tmf);
 }
 
+/*
+ * RESET resets the addressed LUN. Its outstanding commands are answered
+ * first: with their real results if they finish within a grace period,
+ * else they are cancelled (HOST_RESET). Then the LUN gets a RESET unit
+ * attention and the TMF is answered. Commands are not cancelled at once:
+ * Linux answers a DID_RESET completion that races with its own reset by
+ * requeueing it behind a blocked device, which can stall the queue. The
+ * ring keeps running meanwhile.
+ */
 static void xen_pvscsi_do_reset(XenPVSCSI *s, const vscsiif_request_t *t)
 {
     SCSIDevice *sdev = scsi_device_get(&s->bus, t->channel, t->id, t->lun);
     XenPVSCSITmf *tmf;
+    XenPVSCSIReq *r;
 
-    trace_xen_pvscsi_tmf(t->rqid, t->act, 0, 0);
     if (!sdev || sdev->channel != t->channel || sdev->id != t->id ||
         sdev->lun != t->lun) {
         vscsiif_response_t rsp;
 
+        trace_xen_pvscsi_tmf(t->rqid, t->act, 0, 0);
         if (sdev) {
             object_unref(OBJECT(sdev));
         }
@@ -547,16 +611,23 @@ static void xen_pvscsi_do_reset(XenPVSCSI *s, const vscsiif_request_t *t)
         return;
     }
 
-    tmf = g_new0(XenPVSCSITmf, 1);
-    tmf->s = s;
-    tmf->gen = s->gen;
-    tmf->rqid = t->rqid;
-    tmf->act = t->act;
-    tmf->success = true;
+    tmf = xen_pvscsi_tmf_new(s, t);
     tmf->sdev = sdev;
-    s->nr_tmf++;
-    /* The ring keeps running while the reset is done in the main loop. */
-    aio_bh_schedule_oneshot(qemu_get_aio_context(), xen_pvscsi_reset_bh, tmf);
+    tmf->pending = 1;
+    QTAILQ_FOREACH(r, &s->inflight, next) {
+        if (xen_pvscsi_req_matches(r, t) &&
+            tmf->nr_waits < ARRAY_SIZE(tmf->waits)) {
+            xen_pvscsi_tmf_wait(tmf, r);
+        }
+    }
+    trace_xen_pvscsi_tmf(t->rqid, t->act, 0, tmf->nr_waits);
+    if (tmf->nr_waits) {
+        tmf->timer = aio_timer_new(s->ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
+                                   xen_pvscsi_reset_timeout, tmf);
+        timer_mod(tmf->timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                  XEN_PVSCSI_RESET_GRACE_MS);
+    }
+    xen_pvscsi_tmf_release(tmf);
 }
 
 /* ------------------------------------------------------------------ */
