@@ -118,6 +118,21 @@ cd /tmp || true
 timeout -k 10 "$XE_SCENARIO_TIMEOUT" bash "$scen" > >(tee "$XE_OUT/scenario.log") 2>&1
 rc=$?
 [ "$rc" = 124 ] && echo "FAIL timeout: scenario still running after ${XE_SCENARIO_TIMEOUT} s (dom0 timeout)" >> "$XE_OUT/checks"
+# Guest checks the scenario did not get to merge (it failed or timed out
+# before domu_wait): merge them now, so that no result is lost.
+for log in "$XE_OUT"/console/guest-*.log; do
+    [ -e "$log" ] || continue
+    g=${log##*/guest-}
+    g=${g%.log}
+    done_n=$(cat "$XE_OUT/console/.merged-$g" 2>/dev/null || echo 0)
+    tr -d '\r' < "$log" | grep -o 'CHECK \(PASS\|FAIL\) .*' | cut -d' ' -f2- | tail -n +$((done_n + 1)) |
+    while read -r st rest; do
+        if [ "$st" = PASS ]; then echo "PASS $rest"; else echo "FAIL ${rest%%: *}: ${rest#*: }"; fi
+    done >> "$XE_OUT/checks"
+    if [ ! -e "$XE_OUT/console/.merged-$g" ] && ! grep -q 'DONE rc=' "$log"; then
+        echo "FAIL $g-done: the scenario ended before guest $g finished; its last line: $(tr -d '\r' < "$log" | grep -v '^$' | tail -n 1 | cut -c1-200)" >> "$XE_OUT/checks"
+    fi
+done
 stage "scenario-end $rc"
 collect
 sleep 1

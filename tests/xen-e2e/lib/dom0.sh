@@ -147,6 +147,18 @@ domu_unpause() {
 
 domu_destroy() { xl destroy "$1" 2>/dev/null; true; }
 
+# xe_domu_diag NAME: for a guest that stopped answering: its vCPU state
+# (CPU time growing = spinning) and the guest kernel's blocked tasks and
+# CPU backtraces (sysrq w and l, printed on its console).
+xe_domu_diag() {
+    xe_say "diagnostics for $1: $(xl list "$1" 2>&1 | tail -n 1 | tr -s ' ')"
+    xl vcpu-list "$1" 2>&1 | tail -n +2 | while read -r l; do xe_say "  vcpu: $l"; done
+    xl sysrq "$1" w 2>/dev/null
+    xl sysrq "$1" l 2>/dev/null
+    sleep 3
+    xe_say "diagnostics for $1 (after 3 s): $(xl list "$1" 2>&1 | tail -n 1 | tr -s ' '); sysrq w+l output is in its console log"
+}
+
 # domu_sync NAME TAG [TIMEOUT_S]: wait until the guest called xe_sync TAG.
 domu_sync() {
     local log end=$((SECONDS + ${3:-120}))
@@ -154,6 +166,7 @@ domu_sync() {
     while ! tr -d '\r' < "$log" 2>/dev/null | grep -qx "XE-SYNC $2"; do
         if [ "$SECONDS" -ge "$end" ] || grep -q 'DONE rc=' "$log" 2>/dev/null; then
             fail "$1-sync-$2" "the guest did not reach '$2' (${3:-120} s)"
+            grep -q 'DONE rc=' "$log" 2>/dev/null || xe_domu_diag "$1"
             return 1
         fi
         sleep 1
@@ -180,7 +193,7 @@ domu_wait() {
             gone=$((gone + 1))
             [ "$gone" -ge 3 ] && { why="domain $name vanished without DONE (crashed?)"; break; }
         fi
-        [ "$SECONDS" -ge "$end" ] && { why="no DONE from $name within $to s"; break; }
+        [ "$SECONDS" -ge "$end" ] && { why="no DONE from $name within $to s"; xe_domu_diag "$name"; break; }
         sleep 2
     done
     n=0
@@ -195,6 +208,7 @@ domu_wait() {
         fi
     done < <(tr -d '\r' < "$log" 2>/dev/null | grep -o 'CHECK \(PASS\|FAIL\) .*' | cut -d' ' -f2-)
     XE_MERGED[$name]=$n
+    echo "$n" > "$XE_OUT/console/.merged-$name"
     if [ -n "$why" ]; then
         fail "${prefix}$name-done" "$why; console: $(tr -d '\r' < "$log" 2>/dev/null | grep -v '^$' | tail -n 2 | xe_oneline)"
         return 1

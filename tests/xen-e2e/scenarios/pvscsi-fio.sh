@@ -1,6 +1,6 @@
 #!/bin/bash
 # xen-pvscsi under fio verify: bs x pattern x depth on raw and qcow2, reset, reload
-# XE_TIMEOUT=600
+# XE_TIMEOUT=900
 # fio (verify=crc32c, verify_fatal) for bs 4k/64k/1M, write-then-verify
 # and randrw with a verify backlog, iodepth 1 and 16, on a raw and a qcow2
 # LUN; a LUN reset (sg_reset -d) in the middle of a verify run; unloading
