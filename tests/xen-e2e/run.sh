@@ -135,7 +135,7 @@ for s in "${SCENARIOS[@]}"; do
     if [ "$failed" = 1 ]; then
         echo "  logs of $s:"
         echo "    serial console (Xen + dom0): $dir/serial.log"
-        echo "    scenario output in dom0:     $out/scenario.log"
+        [ -e "$out/scenario.log" ] && echo "    scenario output in dom0:     $out/scenario.log"
         for f in "$out"/qemu-*.log; do [ -e "$f" ] && echo "    dom0 QEMU stderr:            $f"; done
         for f in "$out"/console/guest-*.log; do [ -e "$f" ] && echo "    guest console:               $f"; done
         echo "    all results:                 $out/"

@@ -19,6 +19,7 @@ check disk-appears xe_wait_scsi 1 90 || { xe_diag; exit 1; }
 say "kernel $(uname -r), frontend: $(cat /sys/class/scsi_host/host*/proc_name | head -n 1)"
 lsscsi | while read -r l; do say "lsscsi: $l"; done
 DEV=$(xe_blockdev 0:1:0)
+xe_sync attached 60
 say "disk $DEV: $(blockdev --getsize64 "$DEV") bytes"
 check mkfs.ext4 mkfs.ext4 -q -F -L xpv-demo "$DEV" && say "mkfs.ext4 -L xpv-demo $DEV: done"
 mkdir -p /mnt
@@ -47,11 +48,14 @@ qemu_start demo \
     -device scsi-hd,bus=vs0.0,channel=0,scsi-id=1,lun=0,drive=d0 || exit 1
 echo "DEMO: dom0: QEMU: $(head -n 1 "$XE_OUT/qemu-demo.log" | cut -c3-)"
 domu_unpause demo || exit 1
-domu_wait demo 300
 be=/local/domain/0/backend/qscsi/$DOMID
-for v in $(xenstore-list "$be" 2>/dev/null); do
-    echo "DEMO: dom0: xenstore $be/$v: state $(xs_read "$be/$v/state"), feature-sg-grant $(xs_read "$be/$v/feature-sg-grant"), LUN $(xs_read "$be/$v/vscsi-devs/dev-0/v-dev") state $(xs_read "$be/$v/vscsi-devs/dev-0/state")"
-done
+if domu_sync demo attached 180; then
+    for v in $(xenstore-list "$be" 2>/dev/null); do
+        echo "DEMO: dom0: xenstore $be/$v: state $(xs_read "$be/$v/state"), feature-sg-grant $(xs_read "$be/$v/feature-sg-grant"), LUN $(xs_read "$be/$v/vscsi-devs/dev-0/v-dev") state $(xs_read "$be/$v/vscsi-devs/dev-0/state") (4 = connected)"
+    done
+    domu_release demo attached
+fi
+domu_wait demo 300
 { grep -h '^DEMO: ' "$XE_OUT/scenario.log" 2>/dev/null
   tr -d '\r' < "$(domu_console demo)" | grep -o 'DEMO: .*'; } > "$XE_OUT/demo.txt"
 if [ "$shell" = 1 ]; then

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Deliberately failing checks: shows what a FAIL looks like (not in the default list)
+# Deliberately failing checks: shows what a FAIL looks like
 # XE_TIMEOUT=240
 # XE_DEFAULT=0
 # One dom0 check and one guest check are wrong on purpose; one of each is
