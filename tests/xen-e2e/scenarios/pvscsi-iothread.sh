@@ -1,0 +1,43 @@
+#!/bin/bash
+# xen-pvscsi with iothread=: ring processing and the LUNs' block I/O in an
+# I/O thread; data integrity, fio verify, TMFs and a frontend reconnect.
+# XE_TIMEOUT=600
+# SPDX-License-Identifier: GPL-2.0-or-later
+. "$XE_HARNESS/lib/dom0.sh"
+
+truncate -s 64M /tmp/disk0.img
+check qemu-img-create "$XE_QEMU_IMG" create -q -f qcow2 /tmp/disk1.qcow2 64M || exit 1
+
+guest_script io <<'EOF_GUEST'
+xe_modprobe xen-scsifront sd_mod sg
+check luns-appear xe_wait_scsi 2 90 || { xe_diag; exit 1; }
+RAW=$(xe_blockdev 0:1:0)
+QCOW=$(xe_blockdev 0:2:0)
+check data-md5-raw xe_rw_verify "$RAW" 0 8 512K "oflag=direct iflag=direct"
+check data-md5-qcow2 xe_rw_verify "$QCOW" 0 8
+for dev in "$RAW" "$QCOW"; do
+    n=$(basename "$dev")
+    check "fio-randrw-verify-$n" fio --name=v --filename="$dev" --rw=randrw --bs=64k \
+        --iodepth=16 --size=16M --offset=16M --ioengine=libaio --direct=1 \
+        --verify=crc32c --verify_fatal=1 --verify_backlog=32 --output=/tmp/fio.out
+done
+check sg_reset-idle sg_reset -d "$(xe_sgdev 0:1:0)"
+check data-md5-after-reset xe_rw_verify "$RAW" 8 4
+check rmmod-scsifront rmmod xen-scsifront
+check modprobe-scsifront modprobe xen-scsifront
+check luns-back xe_wait_scsi 2 90
+check data-md5-after-reload xe_rw_verify "$(xe_blockdev 0:2:0)" 8 4
+EOF_GUEST
+
+domu_create io --fat || exit 1
+qemu_start io -object iothread,id=io0 \
+    -drive if=none,id=d0,file=/tmp/disk0.img,format=raw,cache=none,aio=native \
+    -drive if=none,id=d1,file=/tmp/disk1.qcow2,format=qcow2,cache=none,aio=io_uring \
+    -device xen-pvscsi,id=vs0,iothread=io0 \
+    -device scsi-hd,bus=vs0.0,channel=0,scsi-id=1,lun=0,drive=d0 \
+    -device scsi-hd,bus=vs0.0,channel=0,scsi-id=2,lun=0,drive=d1 || exit 1
+out=$(xe_qmp io '{"execute":"query-iothreads"}')
+check_match iothread-exists "$out" '"id": *"io0"'
+domu_unpause io || exit 1
+domu_wait io 480
+check qemu-alive qemu_alive io
