@@ -17,7 +17,8 @@ if [ -f "$XPV_ROOT/config.mk" ]; then
     eval "$(sed -n 's/^\([A-Z_]*\) *?\{0,1\}= *\(.*\)$/: "${\1:=\2}"/p' "$XPV_ROOT/config.mk")"
 fi
 : "${XPV_QEMU_SRC:=$XPV_CACHE/qemu-src}"
-: "${XPV_BUILD:=$XPV_CACHE/build}"
+# A sanitizer build (./configure --enable-sanitizers) has its own build dir.
+: "${XPV_BUILD:=$XPV_CACHE/build${XPV_SANITIZERS:+-asan}}"
 export CCACHE_DIR="${CCACHE_DIR:-$XPV_CACHE/ccache}"
 
 xpv_log() { printf '[xen-pvscsi %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
