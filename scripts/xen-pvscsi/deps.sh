@@ -7,7 +7,7 @@ set -euo pipefail
 
 # Build of QEMU (x86_64-softmmu with xen, kvm, libiscsi, linux-aio, io_uring).
 BUILD_PKGS="gcc make ninja-build pkg-config python3 python3-venv ccache
- libglib2.0-dev zlib1g-dev libfdt-dev libxen-dev libiscsi-dev libaio-dev liburing-dev
+ libglib2.0-dev zlib1g-dev libfdt-dev libpixman-1-dev libxen-dev libiscsi-dev libaio-dev liburing-dev
  dpkg-dev xz-utils bzip2 git perl rsync patch"
 # Unit tests, fuzzing and sanitizers.
 TEST_PKGS="clang libclang-rt-14-dev"
