@@ -21,7 +21,7 @@
 #                                  -xen-domid ID -xen-attach -M xenpv
 #                                  -nodefaults -display none -qmp ... ARGS
 #   domu_unpause NAME; domu_wait NAME [TIMEOUT] [PREFIX]
-#   domu_sync NAME TAG [T]; domu_release NAME TAG
+#   domu_sync NAME TAG [T [IDLE]]; domu_release NAME TAG
 #   xe_qmp NAME JSON...            QMP commands to a started QEMU
 #   lio_fileio / scsiback_lun / vscsi_attach   kernel xen-scsiback setup
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -76,6 +76,7 @@ xe_squote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 
 # domu_create NAME [--fat] [--memory MIB] [--vcpus N] [--cfg LINE]...
 #             [--may-fail] [VAR=VALUE]...
+# XE_XL_VERBOSE=1: xl -vvv (libxl's debug log in $XE_OUT/xl-create-NAME.log).
 # Builds the guest's ramdisk (a cpio segment with lib/check.sh,
 # lib/guest.sh, its script and VAR=VALUE in /xe/env, followed by the base
 # domU initramfs), writes /tmp/xe-guests/NAME/domu.cfg and runs
@@ -124,11 +125,14 @@ domu_create() {
     } > "$d/domu.cfg"
     cp "$d/domu.cfg" "$XE_OUT/domu-$name.cfg"
     xe_say "xl create -p $name ($(du -h "$d/ramdisk" | cut -f1) ramdisk)"
-    if ! timeout 180 xl create -p "$d/domu.cfg" > "$XE_OUT/xl-create-$name.log" 2>&1; then
+    if ! timeout 180 xl ${XE_XL_VERBOSE:+-vvv} create -p "$d/domu.cfg" > "$XE_OUT/xl-create-$name.log" 2>&1; then
+        local why
+        why=$(grep -i -E 'error|fail' "$XE_OUT/xl-create-$name.log" | tail -n 3)
+        [ -n "$why" ] || why="$(tail -n 3 "$XE_OUT/xl-create-$name.log") (exit status or timeout after 180 s)"
         if [ "$quiet" = 1 ]; then
-            xe_say "xl create $name failed: $(tail -n 3 "$XE_OUT/xl-create-$name.log" | xe_oneline)"
+            xe_say "xl create $name failed: $(echo "$why" | xe_oneline)"
         else
-            fail "$name-create" "xl create failed: $(tail -n 3 "$XE_OUT/xl-create-$name.log")"
+            fail "$name-create" "xl create failed: $why"
         fi
         return 1
     fi
@@ -159,14 +163,23 @@ xe_domu_diag() {
     xe_say "diagnostics for $1 (after 3 s): $(xl list "$1" 2>&1 | tail -n 1 | tr -s ' '); sysrq w+l output is in its console log"
 }
 
-# domu_sync NAME TAG [TIMEOUT_S]: wait until the guest called xe_sync TAG.
+# domu_sync NAME TAG [TIMEOUT_S] [IDLE_S]: wait until the guest called
+# xe_sync TAG. With IDLE_S, give up early if the guest's console stays
+# silent that long (a hung guest).
 domu_sync() {
-    local log end=$((SECONDS + ${3:-120}))
+    local log end=$((SECONDS + ${3:-120})) idle=${4:-0} size last_size=-1 quiet_since=$SECONDS
     log=$(domu_console "$1")
     while ! tr -d '\r' < "$log" 2>/dev/null | grep -qx "XE-SYNC $2"; do
         if [ "$SECONDS" -ge "$end" ] || grep -q 'DONE rc=' "$log" 2>/dev/null; then
             fail "$1-sync-$2" "the guest did not reach '$2' (${3:-120} s)"
             grep -q 'DONE rc=' "$log" 2>/dev/null || xe_domu_diag "$1"
+            return 1
+        fi
+        size=$(stat -c %s "$log" 2>/dev/null || echo 0)
+        [ "$size" != "$last_size" ] && { last_size=$size; quiet_since=$SECONDS; }
+        if [ "$idle" -gt 0 ] && [ $((SECONDS - quiet_since)) -ge "$idle" ]; then
+            fail "$1-sync-$2" "the guest's console was silent for $idle s before reaching '$2' (hung?)"
+            xe_domu_diag "$1"
             return 1
         fi
         sleep 1

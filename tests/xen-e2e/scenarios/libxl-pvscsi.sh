@@ -12,6 +12,7 @@
 # the xenstore states, and QEMU is gone once the domain is destroyed.
 # SPDX-License-Identifier: GPL-2.0-or-later
 . "$XE_HARNESS/lib/dom0.sh"
+export XE_XL_VERBOSE=1   # libxl's debug log for each xl create
 
 [ -n "$XE_QEMU" ] || { fail libxl-dm "no project QEMU on the share"; exit 1; }
 truncate -s 64M /tmp/qdisk.img
@@ -67,7 +68,11 @@ if create lx /tmp/dm-strict --may-fail; then
 else
     fail libxl-argv-accepted "our QEMU refused libxl's argv: $(grep -v '^$' /var/log/xen/qemu-dm-lx.log 2>/dev/null | tail -n 2 | xe_oneline)"
     # 2. The same without "-vnc none" (a build without VNC has no -vnc).
-    create lx-novnc /tmp/dm-novnc || exit 1
+    # First make sure the failed domain is gone.
+    xl destroy lx 2>/dev/null
+    for _ in $(seq 30); do xl domid lx >/dev/null 2>&1 || break; sleep 1; done
+    xe_say "domains before the second attempt: $(xl list | tail -n +2 | awk '{print $1 "/" $2 "/" $3 "MiB"}' | tr '\n' ' ')"
+    create lx-novnc /tmp/dm-novnc || { xe_say "xl list: $(xl list | tail -n +2 | tr -s ' ' | tr '\n' '|')"; exit 1; }
     pass libxl-create-without-vnc
     name=lx-novnc
 fi

@@ -98,7 +98,7 @@ qemu_start fio \
     -device scsi-hd,bus=vs0.0,channel=0,scsi-id=2,lun=0,drive=d1 || exit 1
 domu_unpause fio || exit 1
 be=/local/domain/0/backend/qscsi/$DOMID
-if domu_sync fio before-reload 420; then
+if domu_sync fio before-reload 480 240; then
     vh=$(xenstore-list "$be" | head -n 1)
     check_xs xs-state-before-reload "$be/$vh/state" 4
     domu_release fio before-reload
@@ -113,5 +113,5 @@ if domu_sync fio before-reload 420; then
         fi
     fi
 fi
-domu_wait fio 120
+domu_wait fio 60
 qemu_stop fio
