@@ -129,7 +129,7 @@ for log in "$XE_OUT"/console/guest-*.log; do
     while read -r st rest; do
         if [ "$st" = PASS ]; then echo "PASS $rest"; else echo "FAIL ${rest%%: *}: ${rest#*: }"; fi
     done >> "$XE_OUT/checks"
-    if [ ! -e "$XE_OUT/console/.merged-$g" ] && ! grep -q 'DONE rc=' "$log"; then
+    if [ ! -e "$XE_OUT/console/.merged-$g" ] && [ -s "$log" ] && ! grep -q 'DONE rc=' "$log"; then
         echo "FAIL $g-done: the scenario ended before guest $g finished; its last line: $(tr -d '\r' < "$log" | grep -v '^$' | tail -n 1 | cut -c1-200)" >> "$XE_OUT/checks"
     fi
 done
