@@ -8,7 +8,7 @@
 # DIR/share is the 9p share (tag "xe", /xe in dom0):
 #   harness/   lib/ and scenarios/ of this tree (copied)
 #   bin/       the project's qemu-system-x86_64 (without debug info),
-#              qemu-img and scripts/xen-vscsi
+#              qemu-img, QEMU's keymaps and scripts/xen-vscsi
 #   boot/      vmlinuz (the domU kernel: the uncompressed ELF vmlinux if
 #              images.sh could extract it), domu.cpio.gz, domu-fat.cpio.gz
 #   run.env    XE_SCENARIO, XE_SCENARIO_TIMEOUT, VAR=VALUE...
@@ -60,6 +60,13 @@ xe_boot() {
             xe_link "$XE_QEMU_BIN" "$share/bin/qemu-system-x86_64"
     fi
     [ -x "$XE_QEMU_IMG" ] && xe_link "$XE_QEMU_IMG" "$share/bin/qemu-img"
+    # QEMU's data files that a VNC-enabled build needs at run time (libxl
+    # passes -vnc none; without keymaps QEMU exits: "could not read keymap
+    # file: 'en-us'"). dom0-run.sh installs them in /usr/local/share/qemu.
+    if [ -d "$XPV_QEMU_SRC/pc-bios/keymaps" ]; then
+        mkdir -p "$share/bin/keymaps"
+        find "$XPV_QEMU_SRC/pc-bios/keymaps" -maxdepth 1 -type f ! -name meson.build -exec cp {} "$share/bin/keymaps/" \;
+    fi
     # the project's xl-style PV SCSI toolstack CLI, if present
     [ -f "$XPV_ROOT/scripts/xen-vscsi" ] && install -m 0755 "$XPV_ROOT/scripts/xen-vscsi" "$share/bin/xen-vscsi"
     xe_link "${XE_IMG_VMLINUX:-$XE_IMG_VMLINUZ}" "$share/boot/vmlinuz"

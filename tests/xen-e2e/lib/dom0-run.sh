@@ -91,6 +91,9 @@ for b in qemu-system-x86_64 qemu-img; do
         cp "/xe/bin/$b" "/usr/local/bin/$b"
     fi
 done
+if [ -d /xe/bin/keymaps ]; then
+    mkdir -p /usr/local/share/qemu && cp -r /xe/bin/keymaps /usr/local/share/qemu/
+fi
 if [ -x /usr/local/bin/qemu-system-x86_64 ]; then
     export XE_QEMU=/usr/local/bin/qemu-system-x86_64 XE_QEMU_IMG=/usr/local/bin/qemu-img
     missing=$(ldd "$XE_QEMU" /usr/local/bin/qemu-img 2>&1 | grep 'not found' | sort -u | tr "\n" " ")
