@@ -15,7 +15,9 @@ set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin
 export XE_SHARE=/xe XE_OUT=/xe/out XE_HARNESS=/xe/harness XE_BOOT=/xe/boot
 # shellcheck disable=SC1091
+set -a   # every run.env variable reaches the scenario
 . /xe/run.env
+set +a
 : "${XE_SCENARIO:?}" "${XE_SCENARIO_TIMEOUT:=600}" "${XE_SCRATCH_MB:=1024}" "${XE_SHELL:=0}"
 export XE_SCENARIO XE_SCENARIO_TIMEOUT XE_SHELL
 mkdir -p "$XE_OUT/console"
