@@ -1203,8 +1203,9 @@ static int xen_pvscsi_sysfs_type(const char *hctl)
  *   iscsi://...    feature-host=1: scsi-block, else scsi-hd (libiscsi)
  *   [raw:|qcow2:]/path/image   scsi-hd (qcow2 by prefix or .qcow2 suffix)
  */
-static BlockBackend *xen_pvscsi_open_pdev(const char *pdev, bool host,
-                                          const char **type, Error **errp)
+static BlockDriverState *xen_pvscsi_open_pdev(const char *pdev, bool host,
+                                              const char **type,
+                                              Error **errp)
 {
     g_autofree char *node = NULL;
     const char *driver = NULL;
@@ -1213,8 +1214,6 @@ static BlockBackend *xen_pvscsi_open_pdev(const char *pdev, bool host,
     unsigned int h, c, t, l;
     char tail;
     struct stat st;
-    BlockBackend *blk;
-
     if (sscanf(pdev, "%u:%u:%u:%u%c", &h, &c, &t, &l, &tail) == 4) {
         int sdtype = xen_pvscsi_sysfs_type(pdev);
 
@@ -1284,8 +1283,8 @@ static BlockBackend *xen_pvscsi_open_pdev(const char *pdev, bool host,
     if (!strcmp(*type, "scsi-generic") || !strcmp(*type, "scsi-block")) {
         qdict_put_str(opts, "aio", "threads");
     }
-    blk = blk_new_open(node, NULL, opts, BDRV_O_RDWR, errp);
-    return blk;
+    /* A node, not a BlockBackend: the LUN's device is its only user. */
+    return bdrv_open(node, NULL, opts, BDRV_O_RDWR, errp);
 
 fail:
     qobject_unref(opts);
@@ -1317,7 +1316,7 @@ static void xen_pvscsi_add_toolstack_lun(XenPVSCSI *s, unsigned int devnum)
     unsigned int hst, chn, tgt, lun;
     const char *type = NULL;
     Error *err = NULL;
-    BlockBackend *blk;
+    BlockDriverState *bs;
     DeviceState *dev;
     char tail;
 
@@ -1340,26 +1339,28 @@ static void xen_pvscsi_add_toolstack_lun(XenPVSCSI *s, unsigned int devnum)
         error_setg(&err, "v-dev %s is already in use", vdev);
         goto fail;
     }
-    blk = xen_pvscsi_open_pdev(pdev, s->feature_host, &type, &err);
-    if (!blk) {
+    bs = xen_pvscsi_open_pdev(pdev, s->feature_host, &type, &err);
+    if (!bs) {
         goto fail;
     }
     dev = qdev_new(type);
     qdev_prop_set_uint32(dev, "channel", chn);
     qdev_prop_set_uint32(dev, "scsi-id", tgt);
     qdev_prop_set_uint32(dev, "lun", lun);
-    if (!qdev_prop_set_drive_err(dev, "drive", blk, &err)) {
-        blk_unref(blk);
+    if (!object_property_set_str(OBJECT(dev), "drive",
+                                 bdrv_get_node_name(bs), &err)) {
+        bdrv_unref(bs);
         object_unref(OBJECT(dev));
         goto fail;
     }
     s->adopt_devnum = devnum;
     if (!qdev_realize_and_unref(dev, BUS(&s->bus), &err)) {
         s->adopt_devnum = -1;
-        blk_unref(blk);
+        bdrv_unref(bs);
         goto fail;
     }
-    blk_unref(blk);
+    /* The device's BlockBackend holds the node now. */
+    bdrv_unref(bs);
     return;
 
 fail:

@@ -76,7 +76,7 @@ check sg_turs-after-reset sg_turs "$SG"
 
 # Frontend module reload: the vhost closes and reconnects.
 xe_sync before-reload 120
-check rmmod-scsifront rmmod xen-scsifront
+check rmmod-scsifront xe_wait_for 30 rmmod xen-scsifront
 check_eq luns-gone-after-rmmod "$(xe_scsi_count)" 0
 xe_sync unloaded 120
 check modprobe-scsifront modprobe xen-scsifront
