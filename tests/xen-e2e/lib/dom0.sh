@@ -120,7 +120,7 @@ domu_create() {
         echo 'type = "pv"'
         echo 'kernel = "/run/xe/vmlinuz"'
         echo "ramdisk = \"$d/ramdisk\""
-        echo 'extra = "console=hvc0 loglevel=4 rdinit=/init"'
+        echo 'extra = "console=hvc0 loglevel=4 sysrq_always_enabled=1 rdinit=/init"'
         echo "memory = $mem"
         echo "vcpus = $vcpus"
         echo 'on_poweroff = "destroy"'
