@@ -1066,6 +1066,18 @@ static XenPVSCSILun *xen_pvscsi_find_lun(XenPVSCSI *s, SCSIDevice *sdev)
     return NULL;
 }
 
+static XenPVSCSILun *xen_pvscsi_find_devnum(XenPVSCSI *s, unsigned int n)
+{
+    XenPVSCSILun *lun;
+
+    QLIST_FOREACH(lun, &s->luns, next) {
+        if (lun->devnum == n) {
+            return lun;
+        }
+    }
+    return NULL;
+}
+
 static void xen_pvscsi_lun_release(XenPVSCSILun *lun)
 {
     if (lun->unplug_timer) {
@@ -1368,18 +1380,6 @@ fail:
     xen_pvscsi_lun_error(s, devnum, err);
 }
 
-static XenPVSCSILun *xen_pvscsi_find_devnum(XenPVSCSI *s, unsigned int n)
-{
-    XenPVSCSILun *lun;
-
-    QLIST_FOREACH(lun, &s->luns, next) {
-        if (lun->devnum == n) {
-            return lun;
-        }
-    }
-    return NULL;
-}
-
 /*
  * Bring the LUN table in line with what a toolstack wrote: new dev-N in
  * state 1 become QEMU devices, dev-N set to 5 are to be removed.
@@ -1502,7 +1502,7 @@ static void xen_pvscsi_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
 {
     XenPVSCSI *s = XEN_PVSCSI(hotplug_dev);
     SCSIDevice *sd = SCSI_DEVICE(dev);
-    XenPVSCSILun *lun, *l;
+    XenPVSCSILun *lun;
     unsigned int devnum = 0;
     g_autofree char *dname = NULL;
     g_autofree char *vdev = NULL;
@@ -1527,12 +1527,8 @@ static void xen_pvscsi_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
     }
 
     /* Lowest free dev-N. */
-again:
-    QLIST_FOREACH(l, &s->luns, next) {
-        if (l->devnum == devnum) {
-            devnum++;
-            goto again;
-        }
+    while (xen_pvscsi_find_devnum(s, devnum)) {
+        devnum++;
     }
     lun = g_new0(XenPVSCSILun, 1);
     lun->devnum = devnum;
