@@ -155,7 +155,8 @@ xe_sync() {
     echo "XE-SYNC $_tag"
     _end=$(($(cut -d. -f1 /proc/uptime) + _to))
     while [ "$(cut -d. -f1 /proc/uptime)" -lt "$_end" ]; do
-        _line=$(timeout 5 head -n 1 < /dev/console | tr -d '\r')
+        # (the braces keep the shell's "Terminated" off the console)
+        _line=$( { timeout 5 head -n 1 < /dev/console | tr -d '\r'; } 2>/dev/null)
         [ "$_line" = "$_tag" ] && return 0
     done
     xe_say "xe_sync $_tag: no answer from dom0 in $_to s"

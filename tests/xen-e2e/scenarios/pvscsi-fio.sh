@@ -24,6 +24,7 @@ fio_verify() {
     _name=$1 _dev=$2 _rw=$3 _bs=$4 _qd=$5 _size=$6
     shift 6
     _t0=$(xe_up)
+    rm -f /tmp/fio.out
     if fio --name="$_name" --filename="$_dev" --rw="$_rw" --bs="$_bs" \
            --iodepth="$_qd" --size="$_size" --ioengine=libaio --direct=1 \
            --verify=crc32c --verify_fatal=1 --do_verify=1 "$@" \
