@@ -1,6 +1,5 @@
 #!/bin/bash
 # libxl route: xl starts the project's QEMU (device_model_override) with xen-pvscsi in device_model_args_pv
-# XE_DEFAULT=0 (not yet passing end to end; run it by name)
 # XE_TIMEOUT=420
 # libxl starts a QEMU for a PV guest only if the guest needs one, so the
 # guest also gets a qdisk disk (backendtype=qdisk). device_model_override
