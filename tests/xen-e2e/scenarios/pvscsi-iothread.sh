@@ -1,7 +1,7 @@
 #!/bin/bash
 # xen-pvscsi with iothread=: ring processing and the LUNs' block I/O in an
 # I/O thread; data integrity, fio verify and a LUN reset.
-# XE_DEFAULT=0 (the guest script was mangled by an edit: duplicated section, rc=2; fix before re-enabling)
+# XE_DEFAULT=0 (guest script repaired after a bad edit; re-verify, then re-enable)
 # XE_TIMEOUT=600
 # SPDX-License-Identifier: GPL-2.0-or-later
 . "$XE_HARNESS/lib/dom0.sh"
