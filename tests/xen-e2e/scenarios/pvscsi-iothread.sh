@@ -24,28 +24,6 @@ for dev in "$RAW" "$QCOW"; do
 done
 check sg_reset-idle sg_reset -d "$(xe_sgdev 0:1:0)"
 check data-md5-after-reset xe_rw_verify "$RAW" 8 4
-EOF_GUEST'
-xe_modprobe xen-scsifront sd_mod sg
-check luns-appear xe_wait_scsi 2 90 || { xe_diag; exit 1; }
-RAW=$(xe_blockdev 0:1:0)
-QCOW=$(xe_blockdev 0:2:0)
-check data-md5-raw xe_rw_verify "$RAW" 0 8 512K "oflag=direct iflag=direct"
-check data-md5-qcow2 xe_rw_verify "$QCOW" 0 8
-for dev in "$RAW" "$QCOW"; do
-    n=$(basename "$dev")
-    check "fio-randrw-verify-$n" fio --name=v --filename="$dev" --rw=randrw --bs=64k \
-        --iodepth=16 --size=16M --offset=16M --ioengine=libaio --direct=1 \
-        --verify=crc32c --verify_fatal=1 --verify_backlog=32 --output=/tmp/fio.out
-done
-check sg_reset-idle sg_reset -d "$(xe_sgdev 0:1:0)"
-check data-md5-after-reset xe_rw_verify "$RAW" 8 4
-# The module stays referenced while a vhost is bound (rmmod: EAGAIN), so
-# detach the frontend driver from the device instead: the same remove and
-# probe a module reload does.
-check unbind-scsifront sh -c "echo vscsi-0 > /sys/bus/xen/drivers/vscsi/unbind"
-check bind-scsifront sh -c "echo vscsi-0 > /sys/bus/xen/drivers/vscsi/bind"
-check luns-back xe_wait_scsi 2 90
-check data-md5-after-reload xe_rw_verify "$(xe_blockdev 0:2:0)" 8 4
 EOF_GUEST
 
 domu_create io --fat || exit 1
