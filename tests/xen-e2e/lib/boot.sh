@@ -92,6 +92,15 @@ xe_boot() {
         -initrd "$XE_IMG_VMLINUZ $dom0_cmd,$XE_IMG_DOM0"
         -pidfile "$dir/outer-qemu.pid")
     echo "${qemu[*]}" > "$dir/outer-qemu.cmd"
+    # One nested Xen at a time on this machine: two TCG VMs on 2 cores push
+    # xl create past its time bounds. Other runners wait here, visibly.
+    local lockfd
+    exec {lockfd}> "$XE_CACHE/outer-vm.lock"
+    if ! flock -n "$lockfd"; then
+        xe_log "$scen: another nested-Xen run holds $XE_CACHE/outer-vm.lock; waiting for it"
+        flock "$lockfd"
+        xe_log "$scen: lock acquired"
+    fi
     t0=$SECONDS
     XE_BOOT_STAGES=""
     if [ "${XE_INTERACTIVE:-0}" = 1 ]; then
@@ -134,6 +143,7 @@ xe_boot() {
         done
         wait "$pid"
     fi
+    exec {lockfd}>&-
     rc=$(cat "$dir/outer-qemu.rc")
     XE_BOOT_SECONDS=$((SECONDS - t0))
     [ -n "$XE_BOOT_STAGES" ] || XE_BOOT_STAGES=$(awk '{printf " %s@dom0:%ss", $1, $NF}' "$share/out/stage" 2>/dev/null)
