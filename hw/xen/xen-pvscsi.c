@@ -1479,6 +1479,18 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
         xen_pvscsi_disconnect(s);
         xen_pvscsi_luns_reset(s);
         xen_device_backend_set_state(xendev, XenbusStateClosed);
+        if (frontend_state == XenbusStateClosed && xendev->backend_online) {
+            /*
+             * Ready for the next frontend at once. A Linux frontend that
+             * probes again (driver unbind/bind, module reload) goes from
+             * Closed straight to Initialised, without Initialising, and
+             * reads our state as it starts watching it: a backend still
+             * Closed then makes it disconnect again. xen-bus only does
+             * this on frontend Initialising.
+             */
+            trace_xen_pvscsi_ready_for_reconnect(xendev->name);
+            xen_device_backend_set_state(xendev, XenbusStateInitWait);
+        }
         break;
 
     default:
