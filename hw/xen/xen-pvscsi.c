@@ -527,11 +527,30 @@ static void xen_pvscsi_tmf_release(XenPVSCSITmf *tmf)
     xen_pvscsi_tmf_respond(tmf);
 }
 
+/*
+ * Cancel every command @tmf still waits for; each is answered (HOST_ABORT
+ * or HOST_RESET, or its real result if it wins the race) before the TMF.
+ * The caller holds an extra count on @tmf across the call.
+ */
+static void xen_pvscsi_tmf_cancel_pending(XenPVSCSITmf *tmf)
+{
+    unsigned int i;
+
+    for (i = 0; i < tmf->nr_waits; i++) {
+        SCSIRequest *sreq = tmf->waits[i].sreq;
+
+        if (!tmf->waits[i].done && sreq) {
+            scsi_req_ref(sreq);
+            scsi_req_cancel_async(sreq, NULL);
+            scsi_req_unref(sreq);
+        }
+    }
+}
+
 static void xen_pvscsi_do_abort(XenPVSCSI *s, const vscsiif_request_t *t)
 {
     XenPVSCSITmf *tmf = xen_pvscsi_tmf_new(s, t);
     XenPVSCSIReq *r;
-    unsigned int i;
 
     /* Extra count: keeps the TMF alive while the cancels are started. */
     tmf->pending = 1;
@@ -549,37 +568,20 @@ static void xen_pvscsi_do_abort(XenPVSCSI *s, const vscsiif_request_t *t)
      * if it wins the race) before the ABORT itself. Not found: it has
      * completed already, which is success.
      */
-    for (i = 0; i < tmf->nr_waits; i++) {
-        SCSIRequest *sreq = tmf->waits[i].sreq;
-
-        if (!tmf->waits[i].done && sreq) {
-            scsi_req_ref(sreq);
-            scsi_req_cancel_async(sreq, NULL);
-            scsi_req_unref(sreq);
-        }
-    }
+    xen_pvscsi_tmf_cancel_pending(tmf);
     xen_pvscsi_tmf_release(tmf);
 }
 
 static void xen_pvscsi_reset_timeout(void *opaque)
 {
     XenPVSCSITmf *tmf = opaque;
-    unsigned int i;
 
     /*
      * Commands that did not finish in the grace period are cancelled. The
      * extra count keeps the TMF alive until the loop is done.
      */
     tmf->pending++;
-    for (i = 0; i < tmf->nr_waits; i++) {
-        SCSIRequest *sreq = tmf->waits[i].sreq;
-
-        if (!tmf->waits[i].done && sreq) {
-            scsi_req_ref(sreq);
-            scsi_req_cancel_async(sreq, NULL);
-            scsi_req_unref(sreq);
-        }
-    }
+    xen_pvscsi_tmf_cancel_pending(tmf);
     xen_pvscsi_tmf_release(tmf);
 }
 
