@@ -1111,7 +1111,14 @@ static void xen_pvscsi_lun_unplug_now(XenPVSCSI *s, XenPVSCSILun *lun)
         hotplug_handler_unplug(HOTPLUG_HANDLER(s), DEVICE(sdev), &local_err);
         if (local_err) {
             error_report_err(local_err);
+            return;
         }
+        /*
+         * An asynchronous unplug finishes here, not in qdev_unplug():
+         * unparenting finalizes the device (its drive is released) and
+         * emits DEVICE_DELETED.
+         */
+        object_unparent(OBJECT(sdev));
     }
 }
 
@@ -1594,11 +1601,15 @@ static void xen_pvscsi_unplug_timeout(void *opaque)
 static void xen_pvscsi_unplug_request(HotplugHandler *hotplug_dev,
                                       DeviceState *dev, Error **errp)
 {
+    ERRP_GUARD();
     XenPVSCSI *s = XEN_PVSCSI(hotplug_dev);
     XenPVSCSILun *lun = xen_pvscsi_find_lun(s, SCSI_DEVICE(dev));
 
     if (!lun) {
         hotplug_handler_unplug(hotplug_dev, dev, errp);
+        if (!*errp) {
+            object_unparent(OBJECT(dev));
+        }
         return;
     }
     if (lun->unplug_requested) {
