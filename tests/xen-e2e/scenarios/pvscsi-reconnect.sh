@@ -2,7 +2,7 @@
 # xen-pvscsi: frontend reconnects (xen-scsifront unbind/bind cycles), nothing leaked
 # XE_TIMEOUT=480
 # The guest detaches xen-scsifront from the vhost and probes it again,
-# RECONNECT_CYCLES times (the module itself cannot be unloaded while a
+# RECONNECT_CYCLES (3) times (the module itself cannot be unloaded while a
 # vhost is bound: rmmod answers EAGAIN; unbind/bind runs the same remove
 # and probe). Each time: the LUNs vanish, the backend follows the
 # frontend to Closed and waits in InitWait with its LUNs back at state 1,
@@ -12,7 +12,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 . "$XE_HARNESS/lib/dom0.sh"
 
-CYCLES=${RECONNECT_CYCLES:-5}
+CYCLES=${RECONNECT_CYCLES:-3}
 truncate -s 64M /tmp/disk0.img
 check qemu-img-create "$XE_QEMU_IMG" create -q -f qcow2 /tmp/disk1.qcow2 48M || exit 1
 
