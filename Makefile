@@ -4,13 +4,17 @@
 
 S := scripts/xen-pvscsi
 
-.PHONY: all deps build check demo bench fuzz patches clean help
+.PHONY: all deps build check check-asan rogue demo bench fuzz patches clean help
 
 all: build
 
 help:
 	@echo "make demo    - set up everything, boot real Xen, guest uses a xen-pvscsi disk"
 	@echo "make check   - all tests (unit, style, fuzz smoke, end-to-end under real Xen)"
+	@echo "make check-asan - ASan+UBSan QEMU build (CACHE/build-asan): unit tests and the"
+	@echo "              e2e scenarios pvscsi-rogue, pvscsi-basic, pvscsi-fio; fails on"
+	@echo "              any sanitizer report"
+	@echo "make rogue   - build the hostile frontend tests/rogue/xen-vscsi-rogue"
 	@echo "make bench   - fio: xen-pvscsi vs kernel xen-scsiback vs xen-block"
 	@echo "make build   - build QEMU with xen-pvscsi"
 	@echo "make fuzz    - long libFuzzer run (FUZZ_RUNS, default 10000000)"
@@ -24,6 +28,15 @@ build: deps
 
 check:
 	@bash $(S)/check.sh
+
+# The sanitizer build has its own build dir (common.sh: build-asan).
+check-asan:
+	@XPV_SANITIZERS=1 XPV_CHECK_GROUPS="$${XPV_CHECK_GROUPS:-build unit e2e}" \
+	 XPV_E2E_SCENARIOS="$${XPV_E2E_SCENARIOS:-pvscsi-rogue pvscsi-basic pvscsi-fio}" \
+	 bash $(S)/check.sh
+
+rogue:
+	@bash $(S)/build-rogue.sh
 
 demo: build
 	@bash tests/xen-e2e/demo.sh

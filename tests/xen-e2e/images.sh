@@ -46,7 +46,10 @@ DOM0_MODS="xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkback
  xen-scsiback target_core_mod target_core_file target_core_iblock
  target_core_user scsi_debug sd_mod sg st sr_mod loop brd null_blk ext4
  crc32c_generic configfs virtio_pci virtio-rng 9p 9pnet_virtio"
-DOMU_MODS="xen-scsifront xen-blkfront sd_mod sg st ext4 crc32c_generic"
+# xen-evtchn, xen-gntalloc: the userspace frontend of pvscsi-rogue
+# (/dev/xen/evtchn, /dev/xen/gntalloc; /dev/xen/xenbus is built in).
+DOMU_MODS="xen-scsifront xen-blkfront sd_mod sg st ext4 crc32c_generic
+ xen-evtchn xen-gntalloc"
 # Binaries copied into the domU (from rootfs), with their libraries.
 # /bin/sh is dash: Debian's static busybox prefers its own applets over
 # PATH in its shell, so "lsscsi" or "mt" there would not be the real tools.

@@ -79,6 +79,10 @@ fi
 . "$XE_CACHE/images.env" || xe_die "no $XE_CACHE/images.env"
 T_IMAGES=$((SECONDS - T0))
 [ -x "$XE_QEMU_BIN" ] || xe_log "note: no project QEMU at $XE_QEMU_BIN (scenarios that need it will fail)"
+xe_log "project QEMU: $XE_QEMU_BIN${XPV_SANITIZERS:+ (ASan+UBSan build)}"
+# The hostile frontend of pvscsi-rogue (cheap; a failure only fails that one).
+bash "$XPV_ROOT/scripts/xen-pvscsi/build-rogue.sh" ||
+    xe_log "note: xen-vscsi-rogue could not be built (pvscsi-rogue will fail)"
 
 RUN="$XE_CACHE/runs/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$RUN"
@@ -124,6 +128,17 @@ for s in "${SCENARIOS[@]}"; do
         grep -q '^PASS\|^FAIL' "$out/checks" 2>/dev/null ||
             { report FAIL "$s/no-checks" "the scenario recorded no check"; failed=1; }
         end_rc=$(sed -n 's/^scenario-end \([0-9]*\).*/\1/p' "$out/stage")
+        if grep -q '^XE_SANITIZERS=1$' "$dir/share/run.env"; then
+            # ASan/UBSan reports (log_path files written in dom0)
+            reps=$(find "$out/sanitizers" -type f 2>/dev/null | sort)
+            if [ -n "$reps" ]; then
+                # shellcheck disable=SC2086
+                report FAIL "$s/sanitizers" "$(echo "$reps" | wc -l) sanitizer report(s), first: $(grep -h -m1 -E 'ERROR: |runtime error' $reps | head -n1 | cut -c1-200) ($out/sanitizers/)"
+                failed=1
+            elif [ "$XE_BOOT_STATUS" = "done" ]; then
+                report PASS "$s/sanitizers-clean"
+            fi
+        fi
         if [ "$XE_BOOT_STATUS" != "done" ]; then
             report FAIL "$s/outer-vm" "$XE_BOOT_REASON"
             failed=1
@@ -137,6 +152,7 @@ for s in "${SCENARIOS[@]}"; do
         echo "    serial console (Xen + dom0): $dir/serial.log"
         [ -e "$out/scenario.log" ] && echo "    scenario output in dom0:     $out/scenario.log"
         for f in "$out"/qemu-*.log; do [ -e "$f" ] && echo "    dom0 QEMU stderr:            $f"; done
+        for f in "$out"/sanitizers/*; do [ -e "$f" ] && echo "    sanitizer report:            $f"; done
         for f in "$out"/console/guest-*.log; do [ -e "$f" ] && echo "    guest console:               $f"; done
         echo "    all results:                 $out/"
     fi

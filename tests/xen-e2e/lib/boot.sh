@@ -67,6 +67,8 @@ xe_boot() {
         mkdir -p "$share/bin/keymaps"
         find "$XPV_QEMU_SRC/pc-bios/keymaps" -maxdepth 1 -type f ! -name meson.build -exec cp {} "$share/bin/keymaps/" \;
     fi
+    # the hostile userspace frontend of pvscsi-rogue (scripts/xen-pvscsi/build-rogue.sh)
+    [ -x "$XPV_CACHE/rogue/xen-vscsi-rogue" ] && xe_link "$XPV_CACHE/rogue/xen-vscsi-rogue" "$share/bin/xen-vscsi-rogue"
     # the project's xl-style PV SCSI toolstack CLI, if present
     [ -f "$XPV_ROOT/scripts/xen-vscsi" ] && install -m 0755 "$XPV_ROOT/scripts/xen-vscsi" "$share/bin/xen-vscsi"
     xe_link "${XE_IMG_VMLINUX:-$XE_IMG_VMLINUZ}" "$share/boot/vmlinuz"
@@ -78,6 +80,9 @@ xe_boot() {
         echo "XE_SCENARIO=$scen"
         echo "XE_SCENARIO_TIMEOUT=$timeout"
         echo "XE_SHELL=${XE_SHELL:-0}"
+        # 1: the QEMU is the ASan+UBSan build; dom0 sets ASAN_OPTIONS and
+        # UBSAN_OPTIONS, reports land in out/sanitizers/ (run.sh fails on any)
+        echo "XE_SANITIZERS=${XPV_SANITIZERS:-0}"
         local a
         for a in "$@"; do echo "${a%%=*}=$(printf '%q' "${a#*=}")"; done
     } > "$share/run.env"

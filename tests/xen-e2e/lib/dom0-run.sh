@@ -85,6 +85,16 @@ xenconsoled --pid-file /run/xenconsoled.pid --log=guest --log-dir="$XE_OUT/conso
 timeout 60 xl info > "$XE_OUT/xl-info.txt" 2>&1 || infra "xl info failed: $(tail -n1 "$XE_OUT/xl-info.txt")"
 say "$(grep -E '^xen_version' "$XE_OUT/xl-info.txt" | tr -s ' ')"
 
+# ---- sanitizer build: reports go to the share, run.sh fails on any -------
+# Leaks are not checked (QEMU's exit path leaks by design; the request
+# engine's leaks are covered by the libFuzzer run with LeakSanitizer).
+if [ "${XE_SANITIZERS:-0}" = 1 ]; then
+    mkdir -p "$XE_OUT/sanitizers"
+    export ASAN_OPTIONS="halt_on_error=1:detect_leaks=0:log_path=$XE_OUT/sanitizers/asan"
+    export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$XE_OUT/sanitizers/ubsan"
+    say "sanitizer build: ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS"
+fi
+
 # ---- the project's QEMU (from the share; copied, so a host rebuild during
 # the run cannot change it under us) ----------------------------------------
 say "toolstack up; copying the project's QEMU"

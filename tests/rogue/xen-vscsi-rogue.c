@@ -1,0 +1,1756 @@
+/*
+ * xen-vscsi-rogue: a hostile Xen PV SCSI (vscsiif) frontend in userspace.
+ *
+ * Runs in a domU, connects to xen-pvscsi vhosts that dom0's QEMU created for
+ * this domain (device/vscsi/<vhost> in xenstore), and plays scripted attack
+ * cases, each with an asserted expected outcome. It does not use Linux's
+ * xen-scsifront: the ring page and the data pages are shared with gntalloc
+ * (libxengnttab), the event channel comes from libxenevtchn and the
+ * frontend nodes are written with libxenstore.
+ *
+ * Usage: xen-vscsi-rogue [-v] ATTACK-VHOST HEALTHY-VHOST [CASE...]
+ *   ATTACK-VHOST   vhost with a raw scsi-hd at 0:1:0 (at least 1 MiB),
+ *                  the target of the attacks
+ *   HEALTHY-VHOST  vhost with a disk at 0:1:0 that is only used well: it
+ *                  must keep answering between the cases
+ *   CASE...        run only these cases (default: all; -l lists them)
+ *
+ * Output: one line per case, "PASS case" or "FAIL case: reason", then
+ * "ROGUE-SUMMARY pass=N fail=M halts=H bad-requests=B". Exit status 0 only
+ * if every case passed. Lines starting with "ROGUE:" are progress notes.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xenevtchn.h>
+#include <xengnttab.h>
+#include <xenstore.h>
+
+/* Barriers for Xen's ring.h (its xen_mb() etc. expand to these). */
+#define mb()      __sync_synchronize()
+#define rmb()     __sync_synchronize()
+#define wmb()     __sync_synchronize()
+#include <xen/io/ring.h>
+#include <xen/io/vscsiif.h>
+#include <xen/io/xenbus.h>
+
+/* Not in Xen's vscsiif.h: the Linux DMA directions the protocol uses. */
+#define DIR_BIDIRECTIONAL   0
+#define DIR_TO_DEVICE       1
+#define DIR_FROM_DEVICE     2
+#define DIR_NONE            3
+
+#define RSLT_HOST(h)        ((int32_t)((uint32_t)(h) << 16))
+#define RSLT_DID_ERROR      RSLT_HOST(7)
+#define RSLT_DID_NO_CONNECT RSLT_HOST(1)
+#define RSLT_DID_ABORT      RSLT_HOST(5)
+#define RSLT_DID_RESET      RSLT_HOST(8)
+#define RSLT_TMF_SUCCESS    0x2002
+#define RSLT_TMF_FAILED     0x2003
+#define STATUS_CHECK        0x02
+
+#define PAGE                4096
+#define BLK                 512
+#define RING_SLOTS          16
+#define NR_WPAGES           32          /* writable data pages */
+#define NR_SGPAGES          4           /* indirect SG-list pages */
+#define BAD_GREF            0x0ffffff0u /* far beyond any grant table */
+#define RSP_TIMEOUT_MS      15000
+#define SILENCE_MS          2500        /* "no response" means this quiet */
+#define PATTERN_BLOCKS      256         /* LBAs 0..255 hold a known pattern */
+
+static bool verbose;
+
+/* --------------------------------------------------------------------- */
+/* Xen handles and shared memory                                          */
+
+static struct xs_handle *xs;
+static xenevtchn_handle *xce;
+static xengntshr_handle *xgs;
+static unsigned int my_domid;
+
+typedef struct Pages {
+    uint8_t *addr;
+    uint32_t refs[NR_WPAGES];
+    int count;
+} Pages;
+
+static Pages wpages;        /* writable data pages */
+static Pages ropages;       /* read-only data pages (2) */
+static Pages sgpages;       /* SG-list pages (writable, so reads can land) */
+
+static uint8_t *page_addr(Pages *p, int i)
+{
+    return p->addr + (size_t)i * PAGE;
+}
+
+static bool share(Pages *p, int count, int writable)
+{
+    p->count = count;
+    p->addr = xengntshr_share_pages(xgs, 0, count, p->refs, writable);
+    return p->addr != NULL;
+}
+
+/* --------------------------------------------------------------------- */
+/* Time and xenstore helpers                                              */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+    nanosleep(&ts, NULL);
+}
+
+static char *xs_get(const char *dir, const char *key)
+{
+    char path[256];
+    unsigned int len;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, key);
+    return xs_read(xs, XBT_NULL, path, &len);
+}
+
+static bool xs_put(const char *dir, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool xs_put(const char *dir, const char *key, const char *fmt, ...)
+{
+    char path[256], val[128];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(val, sizeof(val), fmt, ap);
+    va_end(ap);
+    snprintf(path, sizeof(path), "%s/%s", dir, key);
+    return xs_write(xs, XBT_NULL, path, val, strlen(val));
+}
+
+static int xs_get_int(const char *dir, const char *key)
+{
+    char *v = xs_get(dir, key);
+    int n = -1;
+
+    if (v) {
+        n = atoi(v);
+        free(v);
+    }
+    return n;
+}
+
+/* Wait until dir/key reads as @want; returns the last value seen. */
+static int xs_wait_int(const char *dir, const char *key, int want, int ms)
+{
+    int64_t end = now_ms() + ms;
+    int v;
+
+    for (;;) {
+        v = xs_get_int(dir, key);
+        if (v == want || now_ms() >= end) {
+            return v;
+        }
+        sleep_ms(20);
+    }
+}
+
+/* --------------------------------------------------------------------- */
+/* A connection to one vhost                                              */
+
+typedef struct Conn {
+    int vhost;
+    char fe[128];
+    char be[128];
+    uint8_t *ring_page;
+    uint32_t ring_ref;
+    int port;                   /* -1: not bound */
+    vscsiif_front_ring_t ring;
+    bool up;
+} Conn;
+
+static Conn A, B;               /* attacked vhost, healthy vhost */
+static unsigned int rqid_next = 1;
+static unsigned int nr_halts, nr_bad;
+
+static uint16_t new_rqid(void)
+{
+    rqid_next = (rqid_next + 1) & 0x7fff;
+    return rqid_next ? rqid_next : ++rqid_next;
+}
+
+static bool conn_init(Conn *c, int vhost)
+{
+    char *be;
+
+    c->vhost = vhost;
+    c->port = -1;
+    snprintf(c->fe, sizeof(c->fe), "/local/domain/%u/device/vscsi/%d",
+             my_domid, vhost);
+    be = xs_get(c->fe, "backend");
+    if (!be) {
+        fprintf(stderr, "ROGUE: no %s/backend\n", c->fe);
+        return false;
+    }
+    snprintf(c->be, sizeof(c->be), "%s", be);
+    free(be);
+    return true;
+}
+
+/* Share a fresh ring page and bind a fresh unbound port. */
+static bool conn_alloc(Conn *c)
+{
+    c->ring_page = xengntshr_share_pages(xgs, 0, 1, &c->ring_ref, 1);
+    if (!c->ring_page) {
+        fprintf(stderr, "ROGUE: gntalloc share of the ring page: %s\n",
+                strerror(errno));
+        return false;
+    }
+    memset(c->ring_page, 0, PAGE);
+    SHARED_RING_INIT((vscsiif_sring_t *)c->ring_page);
+    FRONT_RING_INIT(&c->ring, (vscsiif_sring_t *)c->ring_page, PAGE);
+    c->port = xenevtchn_bind_unbound_port(xce, 0);
+    if (c->port < 0) {
+        fprintf(stderr, "ROGUE: unbound port: %s\n", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static void conn_free(Conn *c)
+{
+    if (c->port >= 0) {
+        xenevtchn_unbind(xce, c->port);
+        c->port = -1;
+    }
+    if (c->ring_page) {
+        xengntshr_unshare(xgs, c->ring_page, 1);
+        c->ring_page = NULL;
+    }
+    c->up = false;
+}
+
+/*
+ * Connect like a well-behaved frontend: ring-ref, event-channel, state 3,
+ * wait for backend 4, then state 4. @ring_ref/@evtchn override the values
+ * written (attacks); then the backend must NOT connect.
+ */
+static bool conn_open_with(Conn *c, const char *ring_ref, const char *evtchn,
+                           char *why, size_t whylen)
+{
+    int st;
+
+    if (!c->ring_page && !conn_alloc(c)) {
+        snprintf(why, whylen, "cannot allocate ring/port");
+        return false;
+    }
+    st = xs_wait_int(c->be, "state", XenbusStateInitWait, 10000);
+    if (st != XenbusStateInitWait) {
+        snprintf(why, whylen, "backend state %d before connect, "
+                 "expected 2", st);
+        return false;
+    }
+    if (ring_ref) {
+        xs_put(c->fe, "ring-ref", "%s", ring_ref);
+    } else {
+        xs_put(c->fe, "ring-ref", "%u", c->ring_ref);
+    }
+    if (evtchn) {
+        xs_put(c->fe, "event-channel", "%s", evtchn);
+    } else {
+        xs_put(c->fe, "event-channel", "%d", c->port);
+    }
+    xs_put(c->fe, "state", "%d", XenbusStateInitialised);
+    if (ring_ref || evtchn) {
+        return true;
+    }
+    st = xs_wait_int(c->be, "state", XenbusStateConnected, 15000);
+    if (st != XenbusStateConnected) {
+        snprintf(why, whylen, "backend state %d after connect, expected 4",
+                 st);
+        return false;
+    }
+    xs_put(c->fe, "state", "%d", XenbusStateConnected);
+    c->up = true;
+    return true;
+}
+
+static bool conn_open(Conn *c, char *why, size_t whylen)
+{
+    return conn_open_with(c, NULL, NULL, why, whylen);
+}
+
+/* Close (5, 6), release ring and port, then start over (1 -> backend 2). */
+static bool conn_close(Conn *c, char *why, size_t whylen)
+{
+    int st;
+
+    xs_put(c->fe, "state", "%d", XenbusStateClosing);
+    st = xs_wait_int(c->be, "state", XenbusStateClosing, 10000);
+    if (st != XenbusStateClosing && st != XenbusStateClosed) {
+        snprintf(why, whylen, "backend state %d after frontend 5", st);
+        return false;
+    }
+    xs_put(c->fe, "state", "%d", XenbusStateClosed);
+    st = xs_wait_int(c->be, "state", XenbusStateClosed, 10000);
+    if (st != XenbusStateClosed) {
+        snprintf(why, whylen, "backend state %d after frontend 6", st);
+        return false;
+    }
+    conn_free(c);
+    xs_put(c->fe, "state", "%d", XenbusStateInitialising);
+    st = xs_wait_int(c->be, "state", XenbusStateInitWait, 10000);
+    if (st != XenbusStateInitWait) {
+        snprintf(why, whylen, "backend state %d after frontend 1", st);
+        return false;
+    }
+    return true;
+}
+
+static bool conn_reopen(Conn *c, char *why, size_t whylen)
+{
+    return conn_close(c, why, whylen) && conn_open(c, why, whylen);
+}
+
+/* --------------------------------------------------------------------- */
+/* Requests and responses                                                 */
+
+static void req_cdb(vscsiif_request_t *q, uint16_t chn, uint16_t id,
+                    uint16_t lun, uint8_t dir, const uint8_t *cdb,
+                    uint8_t cdb_len)
+{
+    memset(q, 0, sizeof(*q));
+    q->rqid = new_rqid();
+    q->act = VSCSIIF_ACT_SCSI_CDB;
+    q->cmd_len = cdb_len;
+    memcpy(q->cmnd, cdb, cdb_len);
+    q->channel = chn;
+    q->id = id;
+    q->lun = lun;
+    q->sc_data_direction = dir;
+    q->timeout_per_command = 30;
+}
+
+static void req_rw10(vscsiif_request_t *q, bool write, uint32_t lba,
+                     uint16_t blocks)
+{
+    uint8_t cdb[10] = { write ? 0x2a : 0x28, 0,
+                        lba >> 24, lba >> 16, lba >> 8, lba, 0,
+                        blocks >> 8, blocks, 0 };
+
+    req_cdb(q, 0, 1, 0, write ? DIR_TO_DEVICE : DIR_FROM_DEVICE, cdb, 10);
+}
+
+static void req_inquiry(vscsiif_request_t *q, uint16_t id)
+{
+    uint8_t cdb[6] = { 0x12, 0, 0, 0, 36, 0 };
+
+    req_cdb(q, 0, id, 0, DIR_FROM_DEVICE, cdb, 6);
+}
+
+static void req_tur(vscsiif_request_t *q)
+{
+    uint8_t cdb[6] = { 0 };
+
+    req_cdb(q, 0, 1, 0, DIR_NONE, cdb, 6);
+}
+
+static void req_tmf(vscsiif_request_t *q, uint8_t act, uint16_t id,
+                    uint16_t lun, uint16_t ref_rqid)
+{
+    memset(q, 0, sizeof(*q));
+    q->rqid = new_rqid();
+    q->act = act;
+    q->id = id;
+    q->lun = lun;
+    q->ref_rqid = ref_rqid;
+    q->sc_data_direction = DIR_NONE;
+}
+
+static void seg(vscsiif_request_t *q, int i, uint32_t gref, uint16_t off,
+                uint16_t len)
+{
+    q->seg[i].gref = gref;
+    q->seg[i].offset = off;
+    q->seg[i].length = len;
+    if (i + 1 > (q->nr_segments & ~VSCSIIF_SG_GRANT)) {
+        q->nr_segments = (q->nr_segments & VSCSIIF_SG_GRANT) | (i + 1);
+    }
+}
+
+/* Direct segments covering @bytes of the writable pages from @page on. */
+static void seg_pages(vscsiif_request_t *q, int page, uint32_t bytes)
+{
+    int i = 0;
+
+    while (bytes) {
+        uint16_t len = bytes > PAGE ? PAGE : bytes;
+
+        seg(q, i, wpages.refs[page + i], 0, len);
+        bytes -= len;
+        i++;
+    }
+}
+
+static void push(Conn *c, const vscsiif_request_t *q, int n, bool kick)
+{
+    int i, notify;
+
+    for (i = 0; i < n; i++) {
+        memcpy(RING_GET_REQUEST(&c->ring, c->ring.req_prod_pvt), &q[i],
+               sizeof(q[i]));
+        c->ring.req_prod_pvt++;
+    }
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&c->ring, notify);
+    (void)notify;
+    if (kick) {
+        xenevtchn_notify(xce, c->port);
+    }
+}
+
+static void kick(Conn *c)
+{
+    xenevtchn_notify(xce, c->port);
+}
+
+/* Wait for events for up to @ms (they only shorten the sleep). */
+static void wait_event(int ms)
+{
+    struct pollfd pfd = { .fd = xenevtchn_fd(xce), .events = POLLIN };
+
+    if (poll(&pfd, 1, ms) > 0) {
+        xenevtchn_port_or_error_t p = xenevtchn_pending(xce);
+
+        if (p >= 0) {
+            xenevtchn_unmask(xce, p);
+        }
+    }
+}
+
+/*
+ * Collect responses until @want arrived or @ms passed; returns how many
+ * (at most @max) were stored in @out.
+ */
+static int collect(Conn *c, vscsiif_response_t *out, int max, int want,
+                   int ms)
+{
+    int64_t end = now_ms() + ms;
+    int n = 0, more;
+
+    for (;;) {
+        RING_IDX rp = c->ring.sring->rsp_prod;
+
+        xen_rmb();
+        while (c->ring.rsp_cons != rp) {
+            if (n < max) {
+                memcpy(&out[n], RING_GET_RESPONSE(&c->ring, c->ring.rsp_cons),
+                       sizeof(out[n]));
+            }
+            n++;
+            c->ring.rsp_cons++;
+        }
+        if (n >= want || now_ms() >= end) {
+            return n;
+        }
+        RING_FINAL_CHECK_FOR_RESPONSES(&c->ring, more);
+        if (!more) {
+            wait_event(10);
+        }
+    }
+}
+
+/* One request, one response with its rqid. */
+static bool do1(Conn *c, const vscsiif_request_t *q, vscsiif_response_t *r,
+                char *why, size_t whylen)
+{
+    push(c, q, 1, true);
+    if (collect(c, r, 1, 1, RSP_TIMEOUT_MS) != 1) {
+        snprintf(why, whylen, "no response to rqid %u within %d ms",
+                 q->rqid, RSP_TIMEOUT_MS);
+        return false;
+    }
+    if (r->rqid != q->rqid) {
+        snprintf(why, whylen, "response rqid %u, expected %u", r->rqid,
+                 q->rqid);
+        return false;
+    }
+    return true;
+}
+
+/* --------------------------------------------------------------------- */
+/* Case bookkeeping                                                       */
+
+static char why[512];
+static unsigned int nr_pass, nr_fail;
+
+#define CHECK(cond, ...) do {                                   \
+        if (!(cond)) {                                          \
+            snprintf(why, sizeof(why), __VA_ARGS__);            \
+            return false;                                       \
+        }                                                       \
+    } while (0)
+
+#define CALL(expr) do {                                         \
+        if (!(expr)) {                                          \
+            return false;                                       \
+        }                                                       \
+    } while (0)
+
+/* Send @q, expect exactly result @rslt, no sense, and the buffer kept. */
+static bool expect_rslt(Conn *c, vscsiif_request_t *q, int32_t rslt,
+                        const char *what)
+{
+    vscsiif_response_t r;
+
+    CALL(do1(c, q, &r, why, sizeof(why)));
+    CHECK(r.rslt == rslt, "%s: rslt 0x%x, expected 0x%x", what,
+          (unsigned int)r.rslt, (unsigned int)rslt);
+    if (rslt != 0 && rslt != RSLT_TMF_SUCCESS && rslt != RSLT_TMF_FAILED) {
+        CHECK(r.sense_len == 0, "%s: sense_len %u with an error result",
+              what, r.sense_len);
+        nr_bad++;
+    }
+    return true;
+}
+
+/* CHECK CONDITION with fixed-format sense KEY/ASC/ASCQ. */
+static bool expect_sense(Conn *c, vscsiif_request_t *q, uint8_t key,
+                         uint8_t asc, uint8_t ascq, const char *what)
+{
+    vscsiif_response_t r;
+
+    CALL(do1(c, q, &r, why, sizeof(why)));
+    CHECK(r.rslt == STATUS_CHECK, "%s: rslt 0x%x, expected CHECK CONDITION",
+          what, (unsigned int)r.rslt);
+    CHECK(r.sense_len >= 14 && r.sense_len <= VSCSIIF_SENSE_BUFFERSIZE &&
+          (r.sense_buffer[0] & 0x7f) == 0x70 &&
+          (r.sense_buffer[2] & 0xf) == key && r.sense_buffer[12] == asc &&
+          r.sense_buffer[13] == ascq,
+          "%s: sense len %u %02x key %x %02x/%02x, expected fixed %x "
+          "%02x/%02x", what, r.sense_len, r.sense_buffer[0],
+          r.sense_buffer[2] & 0xf, r.sense_buffer[12], r.sense_buffer[13],
+          key, asc, ascq);
+    return true;
+}
+
+static void fill(uint8_t *p, size_t n, uint8_t v)
+{
+    memset(p, v, n);
+}
+
+static bool all_bytes(const uint8_t *p, size_t n, uint8_t v)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (p[i] != v) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The known content of LBA @lba (written by the setup case). */
+static void pattern(uint8_t *p, uint32_t lba, unsigned int blocks)
+{
+    unsigned int b, i;
+
+    for (b = 0; b < blocks; b++) {
+        for (i = 0; i < BLK; i++) {
+            p[b * BLK + i] = (uint8_t)((lba + b) * 31 + i * 7 + 0x5a);
+        }
+    }
+}
+
+static bool is_pattern(const uint8_t *p, uint32_t lba, unsigned int blocks)
+{
+    static uint8_t want[64 * 1024];
+
+    if (blocks * BLK > sizeof(want)) {
+        return false;
+    }
+    pattern(want, lba, blocks);
+    return memcmp(p, want, blocks * BLK) == 0;
+}
+
+/* TEST UNIT READY until GOOD: clears unit attentions (power on, reset). */
+static bool clear_ua(Conn *c)
+{
+    vscsiif_request_t q;
+    vscsiif_response_t r;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        req_tur(&q);
+        CALL(do1(c, &q, &r, why, sizeof(why)));
+        if (r.rslt == 0) {
+            return true;
+        }
+    }
+    CHECK(false, "TEST UNIT READY still not GOOD (rslt 0x%x)",
+          (unsigned int)r.rslt);
+}
+
+/* INQUIRY on 0:@id:0 answers GOOD with vendor QEMU. */
+static bool inquiry_ok(Conn *c)
+{
+    vscsiif_request_t q;
+    vscsiif_response_t r;
+    uint8_t *p = page_addr(&wpages, NR_WPAGES - 1);
+
+    fill(p, 64, 0xee);
+    req_inquiry(&q, 1);
+    seg(&q, 0, wpages.refs[NR_WPAGES - 1], 0, 36);
+    CALL(do1(c, &q, &r, why, sizeof(why)));
+    CHECK(r.rslt == 0, "INQUIRY rslt 0x%x", (unsigned int)r.rslt);
+    CHECK(memcmp(p + 8, "QEMU    ", 8) == 0, "INQUIRY vendor '%.8s'", p + 8);
+    return true;
+}
+
+/* READ(10) of @blocks at @lba into the writable pages, checked. */
+static bool read_check(Conn *c, uint32_t lba, uint16_t blocks)
+{
+    vscsiif_request_t q;
+    vscsiif_response_t r;
+
+    fill(wpages.addr, blocks * BLK, 0);
+    req_rw10(&q, false, lba, blocks);
+    seg_pages(&q, 0, blocks * BLK);
+    CALL(do1(c, &q, &r, why, sizeof(why)));
+    CHECK(r.rslt == 0, "READ(10) rslt 0x%x", (unsigned int)r.rslt);
+    CHECK(r.residual_len == 0, "READ(10) residual %u", r.residual_len);
+    CHECK(is_pattern(wpages.addr, lba, blocks),
+          "READ(10) of LBA %u: data differs from the pattern", lba);
+    return true;
+}
+
+/* --------------------------------------------------------------------- */
+/* Cases. Each returns true (PASS) or false with why[] set.              */
+/* On entry A is connected; on return it must be again.                  */
+
+static bool case_setup_pattern(void)
+{
+    vscsiif_request_t q;
+    vscsiif_response_t r;
+    uint32_t lba;
+
+    CALL(clear_ua(&A));
+    CALL(inquiry_ok(&A));
+    for (lba = 0; lba < PATTERN_BLOCKS; lba += 64) {
+        pattern(wpages.addr, lba, 64);
+        req_rw10(&q, true, lba, 64);
+        seg_pages(&q, 0, 64 * BLK);
+        CALL(do1(&A, &q, &r, why, sizeof(why)));
+        CHECK(r.rslt == 0, "WRITE(10) LBA %u rslt 0x%x", lba,
+              (unsigned int)r.rslt);
+    }
+    for (lba = 0; lba < PATTERN_BLOCKS; lba += 64) {
+        CALL(read_check(&A, lba, 64));
+    }
+    return true;
+}
+
+static bool case_act_invalid(void)
+{
+    static const uint8_t acts[] = { 0, VSCSIIF_ACT_SCSI_SG_PRESET, 5, 0x7f,
+                                    0xff };
+    vscsiif_request_t q;
+    unsigned int i;
+    char what[32];
+
+    for (i = 0; i < sizeof(acts); i++) {
+        req_tur(&q);
+        q.act = acts[i];
+        snprintf(what, sizeof(what), "act %u", acts[i]);
+        CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, what));
+    }
+    return true;
+}
+
+static bool case_cmd_len_invalid(void)
+{
+    static const uint8_t lens[] = { 0, 17, 64, 0xff };
+    vscsiif_request_t q;
+    unsigned int i;
+    char what[32];
+
+    for (i = 0; i < sizeof(lens); i++) {
+        req_tur(&q);
+        q.cmd_len = lens[i];
+        snprintf(what, sizeof(what), "cmd_len %u", lens[i]);
+        CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, what));
+    }
+    return true;
+}
+
+static bool case_direction_invalid(void)
+{
+    static const uint8_t dirs[] = { DIR_BIDIRECTIONAL, 4, 0x80, 0xff };
+    vscsiif_request_t q;
+    uint8_t *p = wpages.addr;
+    unsigned int i;
+    char what[32];
+
+    for (i = 0; i < sizeof(dirs); i++) {
+        fill(p, BLK, 0xa5);
+        req_rw10(&q, false, 0, 1);
+        seg(&q, 0, wpages.refs[0], 0, BLK);
+        q.sc_data_direction = dirs[i];
+        snprintf(what, sizeof(what), "direction %u", dirs[i]);
+        CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, what));
+        CHECK(all_bytes(p, BLK, 0xa5), "%s: data buffer modified", what);
+    }
+    /* Valid direction, wrong for the opcode: READ(10) "to the device". */
+    fill(p, BLK, 0xa5);
+    req_rw10(&q, false, 0, 1);
+    seg(&q, 0, wpages.refs[0], 0, BLK);
+    q.sc_data_direction = DIR_TO_DEVICE;
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "READ(10) with DIR_TO_DEVICE"));
+    CHECK(all_bytes(p, BLK, 0xa5), "READ with DIR_TO_DEVICE: buffer "
+          "modified");
+    /* WRITE(10) "without data": must not write the disk. */
+    req_rw10(&q, true, 0, 1);
+    q.sc_data_direction = DIR_NONE;
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "WRITE(10) with DIR_NONE"));
+    CALL(read_check(&A, 0, 1));
+    return true;
+}
+
+static bool case_nr_segments_invalid(void)
+{
+    static const uint8_t nrs[] = { 27, 0x7f, VSCSIIF_SG_GRANT,
+                                   VSCSIIF_SG_GRANT | 27, 0xff };
+    vscsiif_request_t q;
+    unsigned int i;
+    char what[48];
+
+    for (i = 0; i < sizeof(nrs); i++) {
+        int s;
+
+        req_rw10(&q, false, 0, 1);
+        for (s = 0; s < VSCSIIF_SG_TABLESIZE; s++) {
+            seg(&q, s, wpages.refs[s], 0, BLK);
+        }
+        q.nr_segments = nrs[i];
+        snprintf(what, sizeof(what), "nr_segments 0x%02x", nrs[i]);
+        CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, what));
+    }
+    /* Segments on a command without data. */
+    req_tur(&q);
+    seg(&q, 0, wpages.refs[0], 0, BLK);
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "TUR (DIR_NONE) with 1 segment"));
+    /* No segments for a READ that wants a block. */
+    req_rw10(&q, false, 0, 1);
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "READ(10) without segments"));
+    /* Segments too short for the command, buffer untouched. */
+    fill(wpages.addr, PAGE, 0xa5);
+    req_rw10(&q, false, 0, 8);
+    seg(&q, 0, wpages.refs[0], 0, BLK);
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "READ(10) 8 blocks into 512 "
+                     "bytes"));
+    CHECK(all_bytes(wpages.addr, PAGE, 0xa5), "short buffer modified");
+    /* 26 direct segments of one block each: valid, must work. */
+    req_rw10(&q, false, 0, 26);
+    fill(wpages.addr, NR_WPAGES * PAGE, 0);
+    for (i = 0; i < VSCSIIF_SG_TABLESIZE; i++) {
+        seg(&q, i, wpages.refs[i], 0, BLK);
+    }
+    {
+        vscsiif_response_t r;
+
+        CALL(do1(&A, &q, &r, why, sizeof(why)));
+        CHECK(r.rslt == 0, "26 direct segments: rslt 0x%x",
+              (unsigned int)r.rslt);
+        for (i = 0; i < VSCSIIF_SG_TABLESIZE; i++) {
+            CHECK(is_pattern(page_addr(&wpages, i), i, 1),
+                  "26 direct segments: block %u wrong", i);
+        }
+    }
+    /* More buffer than the command wants: GOOD, residual reported. */
+    {
+        vscsiif_response_t r;
+
+        req_rw10(&q, false, 3, 1);
+        seg_pages(&q, 0, 2 * PAGE);
+        CALL(do1(&A, &q, &r, why, sizeof(why)));
+        CHECK(r.rslt == 0, "oversized buffer: rslt 0x%x",
+              (unsigned int)r.rslt);
+        CHECK(r.residual_len == 2 * PAGE - BLK, "oversized buffer: residual "
+              "%u, expected %u", r.residual_len, 2 * PAGE - BLK);
+        CHECK(is_pattern(wpages.addr, 3, 1), "oversized buffer: data wrong");
+    }
+    return true;
+}
+
+static bool case_address_invalid(void)
+{
+    static const uint16_t addr[][3] = {
+        { 1, 1, 0 }, { 0xffff, 1, 0 }, { 0, 64, 0 }, { 0, 5, 0 },
+        { 0, 0xffff, 0 }, { 0, 1, 1 }, { 0, 1, 255 }, { 0, 1, 0xffff },
+    };
+    vscsiif_request_t q;
+    unsigned int i;
+    char what[48];
+
+    for (i = 0; i < sizeof(addr) / sizeof(addr[0]); i++) {
+        fill(wpages.addr, BLK, 0xa5);
+        req_rw10(&q, false, 0, 1);
+        q.channel = addr[i][0];
+        q.id = addr[i][1];
+        q.lun = addr[i][2];
+        seg(&q, 0, wpages.refs[0], 0, BLK);
+        snprintf(what, sizeof(what), "READ to %u:%u:%u", addr[i][0],
+                 addr[i][1], addr[i][2]);
+        CALL(expect_rslt(&A, &q, RSLT_DID_NO_CONNECT, what));
+        CHECK(all_bytes(wpages.addr, BLK, 0xa5), "%s: buffer modified", what);
+    }
+    return true;
+}
+
+static bool case_grant_never_granted(void)
+{
+    vscsiif_request_t q;
+
+    req_rw10(&q, false, 0, 1);
+    seg(&q, 0, BAD_GREF, 0, BLK);
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "READ into gref 0x0ffffff0"));
+    req_rw10(&q, true, 200, 1);
+    seg(&q, 0, BAD_GREF, 0, BLK);
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "WRITE from gref 0x0ffffff0"));
+    /* The failed WRITE did not reach the disk. */
+    CALL(read_check(&A, 200, 1));
+    /* A gref that was shared once, then revoked. */
+    {
+        uint32_t ref;
+        void *p = xengntshr_share_pages(xgs, 0, 1, &ref, 1);
+
+        CHECK(p, "gntalloc share failed");
+        xengntshr_unshare(xgs, p, 1);
+        req_rw10(&q, false, 0, 1);
+        seg(&q, 0, ref, 0, BLK);
+        CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "READ into a revoked "
+                         "gref"));
+    }
+    return true;
+}
+
+/*
+ * Revoked while queued: the request is on the ring but the backend is not
+ * told; the data grant is revoked; then the kick. Deterministic.
+ */
+static bool case_grant_revoked_queued(void)
+{
+    vscsiif_request_t q;
+    vscsiif_response_t r;
+    uint32_t ref;
+    uint8_t *p = xengntshr_share_pages(xgs, 0, 1, &ref, 1);
+
+    CHECK(p, "gntalloc share failed");
+    req_rw10(&q, false, 0, 1);
+    seg(&q, 0, ref, 0, BLK);
+    push(&A, &q, 1, false);
+    xengntshr_unshare(xgs, p, 1);
+    kick(&A);
+    CHECK(collect(&A, &r, 1, 1, RSP_TIMEOUT_MS) == 1, "no response");
+    CHECK(r.rqid == q.rqid && r.rslt == RSLT_DID_ERROR,
+          "rqid %u rslt 0x%x, expected %u 0x%x", r.rqid,
+          (unsigned int)r.rslt, q.rqid, RSLT_DID_ERROR);
+    nr_bad++;
+    return true;
+}
+
+/*
+ * Revoked in flight: 16 reads of 13 pages each, the grants revoked right
+ * after the kick. Each must be answered exactly once, GOOD (copied before
+ * the revoke) or DID_ERROR (copy failed).
+ */
+static bool case_grant_revoked_inflight(void)
+{
+    vscsiif_request_t q[RING_SLOTS];
+    vscsiif_response_t r[RING_SLOTS + 4];
+    uint32_t refs[13];
+    uint8_t *p = xengntshr_share_pages(xgs, 0, 13, refs, 1);
+    unsigned int i, n, good = 0, err = 0;
+    int s;
+
+    CHECK(p, "gntalloc share failed");
+    for (i = 0; i < RING_SLOTS; i++) {
+        req_rw10(&q[i], false, i * 8, 104);
+        for (s = 0; s < 13; s++) {
+            seg(&q[i], s, refs[s], 0, PAGE);
+        }
+    }
+    push(&A, q, RING_SLOTS, true);
+    xengntshr_unshare(xgs, p, 13);
+    n = collect(&A, r, RING_SLOTS + 4, RING_SLOTS, RSP_TIMEOUT_MS);
+    CHECK(n == RING_SLOTS, "%u responses to %u requests", n, RING_SLOTS);
+    n += collect(&A, r + n, 4, 1, 500);
+    CHECK(n == RING_SLOTS, "%u responses to %u requests", n, RING_SLOTS);
+    for (i = 0; i < RING_SLOTS; i++) {
+        CHECK(r[i].rqid == q[i].rqid, "response %u: rqid %u, expected %u",
+              i, r[i].rqid, q[i].rqid);
+        if (r[i].rslt == 0) {
+            good++;
+        } else if (r[i].rslt == RSLT_DID_ERROR) {
+            err++;
+        } else {
+            CHECK(false, "rqid %u: rslt 0x%x", r[i].rqid,
+                  (unsigned int)r[i].rslt);
+        }
+    }
+    printf("ROGUE: grant-revoked-inflight: %u GOOD, %u DID_ERROR\n", good,
+           err);
+    nr_bad += err;
+    return true;
+}
+
+static bool case_grant_readonly(void)
+{
+    vscsiif_request_t q;
+    vscsiif_response_t r;
+    uint8_t *p = ropages.addr;
+
+    fill(p, PAGE, 0xa5);
+    req_rw10(&q, false, 0, 1);
+    seg(&q, 0, ropages.refs[0], 0, BLK);
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "READ into a read-only grant"));
+    CHECK(all_bytes(p, PAGE, 0xa5), "read-only grant: page modified");
+    /* The second element read-only: the first may be written, no more. */
+    fill(wpages.addr, PAGE, 0xa5);
+    req_rw10(&q, false, 0, 2);
+    seg(&q, 0, wpages.refs[0], 0, BLK);
+    seg(&q, 1, ropages.refs[0], 0, BLK);
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "READ into rw+ro grants"));
+    CHECK(all_bytes(p, PAGE, 0xa5), "read-only grant: page modified");
+    /* Read-only is fine for a WRITE (the backend only reads it). */
+    pattern(p, 100, 1);
+    req_rw10(&q, true, 100, 1);
+    seg(&q, 0, ropages.refs[0], 0, BLK);
+    CALL(do1(&A, &q, &r, why, sizeof(why)));
+    CHECK(r.rslt == 0, "WRITE from a read-only grant: rslt 0x%x",
+          (unsigned int)r.rslt);
+    CALL(read_check(&A, 100, 1));
+    return true;
+}
+
+static bool case_segment_overflow(void)
+{
+    static const uint16_t ol[][2] = {
+        { 4000, 200 }, { 0xffff, 0xffff }, { 4096, 1 }, { 0, 4097 },
+        { 1, 4096 }, { 0x8000, 512 },
+    };
+    vscsiif_request_t q;
+    unsigned int i;
+    char what[48];
+
+    for (i = 0; i < sizeof(ol) / sizeof(ol[0]); i++) {
+        fill(wpages.addr, PAGE, 0xa5);
+        req_rw10(&q, false, 0, 1);
+        seg(&q, 0, wpages.refs[0], ol[i][0], ol[i][1]);
+        snprintf(what, sizeof(what), "segment offset %u length %u",
+                 ol[i][0], ol[i][1]);
+        CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, what));
+        CHECK(all_bytes(wpages.addr, PAGE, 0xa5), "%s: buffer modified",
+              what);
+    }
+    /* Zero-length elements only: too short for the command. */
+    req_rw10(&q, false, 0, 1);
+    seg(&q, 0, wpages.refs[0], 0, 0);
+    seg(&q, 1, wpages.refs[1], 0, 0);
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "zero-length segments"));
+    /* Many small elements summing to one block: valid. */
+    {
+        vscsiif_response_t r;
+
+        fill(wpages.addr, PAGE, 0);
+        req_rw10(&q, false, 7, 1);
+        for (i = 0; i < 16; i++) {
+            seg(&q, i, wpages.refs[0], i * 32, 32);
+        }
+        CALL(do1(&A, &q, &r, why, sizeof(why)));
+        CHECK(r.rslt == 0, "16 x 32-byte segments: rslt 0x%x",
+              (unsigned int)r.rslt);
+        CHECK(is_pattern(wpages.addr, 7, 1), "16 x 32-byte segments: data");
+    }
+    return true;
+}
+
+/* An indirect READ of @blocks at LBA 0 with its elements on SG page 0. */
+static void indirect_read(vscsiif_request_t *q, unsigned int blocks)
+{
+    vscsiif_segment_t *el = (vscsiif_segment_t *)sgpages.addr;
+    unsigned int i;
+
+    memset(sgpages.addr, 0, PAGE);
+    for (i = 0; i < blocks; i++) {
+        el[i].gref = wpages.refs[i / 8];
+        el[i].offset = (i % 8) * BLK;
+        el[i].length = BLK;
+    }
+    req_rw10(q, false, 0, blocks);
+    q->nr_segments = VSCSIIF_SG_GRANT;
+    seg(q, 0, sgpages.refs[0], 0, blocks * sizeof(vscsiif_segment_t));
+}
+
+static bool case_indirect_bad(void)
+{
+    vscsiif_request_t q;
+    vscsiif_response_t r;
+    vscsiif_segment_t *el = (vscsiif_segment_t *)sgpages.addr;
+    unsigned int i;
+
+    /* Valid first: 128 elements of 512 bytes (64 KiB). */
+    indirect_read(&q, 128);
+    fill(wpages.addr, 16 * PAGE, 0);
+    CALL(do1(&A, &q, &r, why, sizeof(why)));
+    CHECK(r.rslt == 0, "valid indirect READ: rslt 0x%x",
+          (unsigned int)r.rslt);
+    CHECK(is_pattern(wpages.addr, 0, 128), "valid indirect READ: data");
+
+    indirect_read(&q, 8);
+    q.seg[0].length = 7;
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "SG page length 7"));
+    indirect_read(&q, 8);
+    q.seg[0].length = 0;
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "SG page length 0"));
+    indirect_read(&q, 8);
+    q.seg[0].offset = 4088;
+    q.seg[0].length = 16;
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "SG page range past the end"));
+    indirect_read(&q, 8);
+    q.seg[0].offset = 0xfff8;
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "SG page offset 0xfff8"));
+    indirect_read(&q, 8);
+    q.seg[0].gref = BAD_GREF;
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "SG page never granted"));
+    /* An element inside the list is bad. */
+    indirect_read(&q, 8);
+    el[5].offset = 4095;
+    el[5].length = 2;
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "SG element crossing a page"));
+    indirect_read(&q, 8);
+    el[6].gref = BAD_GREF;
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "SG element never granted"));
+    /* More elements than feature-sg-grant (128). */
+    indirect_read(&q, 8);
+    q.seg[0].length = 129 * sizeof(vscsiif_segment_t);
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "129 elements"));
+    indirect_read(&q, 8);
+    for (i = 0; i < VSCSIIF_SG_TABLESIZE; i++) {
+        seg(&q, i, sgpages.refs[i % NR_SGPAGES], 0, PAGE);
+    }
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "26 full SG pages"));
+    indirect_read(&q, 8);
+    seg(&q, 1, sgpages.refs[1], 0, PAGE);
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "8 + 512 elements"));
+    return true;
+}
+
+/*
+ * The SG list points at its own page: the backend must have copied the
+ * list before it writes data there. READ: the page ends up holding the
+ * data; WRITE: the list bytes are the data.
+ */
+static bool case_indirect_self(void)
+{
+    vscsiif_request_t q;
+    vscsiif_response_t r;
+    vscsiif_segment_t *el = (vscsiif_segment_t *)sgpages.addr;
+    unsigned int i;
+
+    memset(sgpages.addr, 0, PAGE);
+    for (i = 0; i < 8; i++) {
+        el[i].gref = sgpages.refs[0];
+        el[i].offset = i * BLK;
+        el[i].length = BLK;
+    }
+    req_rw10(&q, false, 16, 8);
+    q.nr_segments = VSCSIIF_SG_GRANT;
+    seg(&q, 0, sgpages.refs[0], 0, 8 * sizeof(vscsiif_segment_t));
+    CALL(do1(&A, &q, &r, why, sizeof(why)));
+    CHECK(r.rslt == 0, "self-pointing READ: rslt 0x%x",
+          (unsigned int)r.rslt);
+    CHECK(is_pattern(sgpages.addr, 16, 8), "self-pointing READ: the SG page "
+          "does not hold the data (list re-read after the copy?)");
+    /* Self-pointing WRITE to LBA 300, then read back. */
+    memset(sgpages.addr, 0, PAGE);
+    for (i = 0; i < 8; i++) {
+        el[i].gref = sgpages.refs[0];
+        el[i].offset = i * BLK;
+        el[i].length = BLK;
+    }
+    memcpy(page_addr(&sgpages, 1), sgpages.addr, PAGE);
+    req_rw10(&q, true, 300, 8);
+    q.nr_segments = VSCSIIF_SG_GRANT;
+    seg(&q, 0, sgpages.refs[0], 0, 8 * sizeof(vscsiif_segment_t));
+    CALL(do1(&A, &q, &r, why, sizeof(why)));
+    CHECK(r.rslt == 0, "self-pointing WRITE: rslt 0x%x",
+          (unsigned int)r.rslt);
+    fill(wpages.addr, PAGE, 0xa5);
+    req_rw10(&q, false, 300, 8);
+    seg(&q, 0, wpages.refs[0], 0, PAGE);
+    CALL(do1(&A, &q, &r, why, sizeof(why)));
+    CHECK(r.rslt == 0 && memcmp(wpages.addr, page_addr(&sgpages, 1),
+                                PAGE) == 0,
+          "self-pointing WRITE: disk does not hold the list bytes");
+    return true;
+}
+
+static bool case_rqid_reuse(void)
+{
+    vscsiif_request_t q[4];
+    vscsiif_response_t r[8];
+    unsigned int i, n;
+
+    fill(wpages.addr, 8 * PAGE, 0);
+    for (i = 0; i < 4; i++) {
+        req_rw10(&q[i], false, 40 + i * 8, 8);
+        seg(&q[i], 0, wpages.refs[i], 0, PAGE);
+        q[i].rqid = 0x4242;
+    }
+    push(&A, q, 4, true);
+    n = collect(&A, r, 8, 4, RSP_TIMEOUT_MS);
+    n += collect(&A, r + n, 8 - n, 8, 300);
+    CHECK(n == 4, "%u responses to 4 requests with one rqid", n);
+    for (i = 0; i < 4; i++) {
+        CHECK(r[i].rqid == 0x4242 && r[i].rslt == 0,
+              "response %u: rqid 0x%x rslt 0x%x", i, r[i].rqid,
+              (unsigned int)r[i].rslt);
+        CHECK(is_pattern(page_addr(&wpages, i), 40 + i * 8, 8),
+              "request %u: data wrong", i);
+    }
+    return true;
+}
+
+static bool case_abort_unknown(void)
+{
+    vscsiif_request_t q;
+    static const uint16_t refs[] = { 0, 0x1234, 0xffff };
+    unsigned int i;
+
+    for (i = 0; i < 3; i++) {
+        req_tmf(&q, VSCSIIF_ACT_SCSI_ABORT, 1, 0, refs[i]);
+        CALL(expect_rslt(&A, &q, RSLT_TMF_SUCCESS, "ABORT of unknown rqid"));
+    }
+    req_tmf(&q, VSCSIIF_ACT_SCSI_ABORT, 9, 3, 0x1234);
+    CALL(expect_rslt(&A, &q, RSLT_TMF_SUCCESS, "ABORT on a missing LUN"));
+    return true;
+}
+
+/* ABORT right behind the READ it aborts: READ answered first. */
+static bool case_abort_inflight(void)
+{
+    vscsiif_request_t q[2];
+    vscsiif_response_t r[4];
+    unsigned int n;
+
+    req_rw10(&q[0], false, 0, 64);
+    seg_pages(&q[0], 0, 64 * BLK);
+    req_tmf(&q[1], VSCSIIF_ACT_SCSI_ABORT, 1, 0, q[0].rqid);
+    push(&A, q, 2, true);
+    n = collect(&A, r, 4, 2, RSP_TIMEOUT_MS);
+    n += collect(&A, r + n, 4 - n, 4, 300);
+    CHECK(n == 2, "%u responses, expected 2", n);
+    CHECK(r[0].rqid == q[0].rqid, "first response is rqid %u, expected the "
+          "READ (%u)", r[0].rqid, q[0].rqid);
+    CHECK(r[0].rslt == 0 || r[0].rslt == RSLT_DID_ABORT,
+          "READ: rslt 0x%x, expected GOOD or DID_ABORT",
+          (unsigned int)r[0].rslt);
+    CHECK(r[1].rqid == q[1].rqid && r[1].rslt == RSLT_TMF_SUCCESS,
+          "ABORT: rqid %u rslt 0x%x", r[1].rqid, (unsigned int)r[1].rslt);
+    return true;
+}
+
+static bool case_reset_storm(void)
+{
+    vscsiif_request_t q[RING_SLOTS];
+    vscsiif_response_t r[RING_SLOTS];
+    unsigned int round, i, n;
+
+    for (round = 0; round < 20; round++) {
+        for (i = 0; i < RING_SLOTS; i++) {
+            if (i % 4 == 3) {
+                req_rw10(&q[i], false, i, 1);
+                seg(&q[i], 0, wpages.refs[i], 0, BLK);
+            } else {
+                req_tmf(&q[i], VSCSIIF_ACT_SCSI_RESET, 1, 0, 0);
+            }
+        }
+        push(&A, q, RING_SLOTS, true);
+        n = collect(&A, r, RING_SLOTS, RING_SLOTS, 30000);
+        CHECK(n == RING_SLOTS, "round %u: %u responses to %u", round, n,
+              RING_SLOTS);
+        for (i = 0; i < RING_SLOTS; i++) {
+            bool tmf = false;
+            unsigned int j;
+
+            for (j = 0; j < RING_SLOTS; j++) {
+                if (q[j].rqid == r[i].rqid) {
+                    tmf = q[j].act == VSCSIIF_ACT_SCSI_RESET;
+                    break;
+                }
+            }
+            CHECK(j < RING_SLOTS, "round %u: response for unknown rqid %u",
+                  round, r[i].rqid);
+            if (tmf) {
+                CHECK(r[i].rslt == RSLT_TMF_SUCCESS, "round %u: RESET rslt "
+                      "0x%x", round, (unsigned int)r[i].rslt);
+            } else {
+                /* A READ between resets: GOOD, unit attention or reset. */
+                CHECK(r[i].rslt == 0 || r[i].rslt == STATUS_CHECK ||
+                      r[i].rslt == RSLT_DID_RESET,
+                      "round %u: READ rslt 0x%x", round,
+                      (unsigned int)r[i].rslt);
+            }
+        }
+    }
+    /* RESET of a LUN that does not exist fails. */
+    req_tmf(&q[0], VSCSIIF_ACT_SCSI_RESET, 7, 0, 0);
+    CALL(expect_rslt(&A, &q[0], RSLT_TMF_FAILED, "RESET of 0:7:0"));
+    /* After a RESET: exactly the RESET unit attention, then GOOD. */
+    req_tmf(&q[0], VSCSIIF_ACT_SCSI_RESET, 1, 0, 0);
+    CALL(expect_rslt(&A, &q[0], RSLT_TMF_SUCCESS, "RESET of 0:1:0"));
+    req_tur(&q[0]);
+    CALL(expect_sense(&A, &q[0], 6, 0x29, 0x00, "TUR after RESET"));
+    CALL(clear_ua(&A));
+    CALL(read_check(&A, 0, 8));
+    return true;
+}
+
+/* CDBs that are well-formed for the ring but wrong for SCSI. */
+static bool case_cdb_semantic(void)
+{
+    vscsiif_request_t q;
+    uint8_t cdb16[16] = { 0x88 };
+
+    /* READ(10) cut to 6 bytes: invalid opcode, buffer untouched. */
+    fill(wpages.addr, BLK, 0xa5);
+    req_rw10(&q, false, 0, 1);
+    q.cmd_len = 6;
+    seg(&q, 0, wpages.refs[0], 0, BLK);
+    CALL(expect_sense(&A, &q, 5, 0x20, 0x00, "READ(10) with cmd_len 6"));
+    CHECK(all_bytes(wpages.addr, BLK, 0xa5), "truncated CDB: buffer "
+          "modified");
+    /* Opcode 0xff: invalid opcode. */
+    memset(cdb16, 0, sizeof(cdb16));
+    cdb16[0] = 0xff;
+    req_cdb(&q, 0, 1, 0, DIR_NONE, cdb16, 16);
+    CALL(expect_sense(&A, &q, 5, 0x20, 0x00, "opcode 0xff"));
+    /* READ(10) past the end of the 16 MiB disk: LBA out of range. */
+    req_rw10(&q, false, 0x7ffffff0, 1);
+    seg(&q, 0, wpages.refs[0], 0, BLK);
+    CALL(expect_sense(&A, &q, 5, 0x21, 0x00, "READ(10) past the end"));
+    CHECK(all_bytes(wpages.addr, BLK, 0xa5), "READ past the end: buffer "
+          "modified");
+    /* READ(16) of 2^32-1 blocks into one block: refused, not attempted. */
+    memset(cdb16, 0, sizeof(cdb16));
+    cdb16[0] = 0x88;
+    cdb16[10] = cdb16[11] = cdb16[12] = cdb16[13] = 0xff;
+    req_cdb(&q, 0, 1, 0, DIR_FROM_DEVICE, cdb16, 16);
+    seg(&q, 0, wpages.refs[0], 0, BLK);
+    CALL(expect_rslt(&A, &q, RSLT_DID_ERROR, "READ(16) of 2^32-1 blocks"));
+    CHECK(all_bytes(wpages.addr, BLK, 0xa5), "huge READ(16): buffer "
+          "modified");
+    return true;
+}
+
+/* Requests of every kind with garbage in the unused fields. */
+static bool case_garbage_fields(void)
+{
+    vscsiif_request_t q;
+    vscsiif_response_t r;
+    unsigned int i;
+
+    fill(wpages.addr, PAGE, 0);
+    req_rw10(&q, false, 9, 1);
+    seg(&q, 0, wpages.refs[0], 0, BLK);
+    for (i = 1; i < VSCSIIF_SG_TABLESIZE; i++) {
+        q.seg[i].gref = BAD_GREF;
+        q.seg[i].offset = 0xffff;
+        q.seg[i].length = 0xffff;
+    }
+    q.ref_rqid = 0xffff;
+    q.timeout_per_command = 0xffff;
+    q.reserved[0] = q.reserved[1] = q.reserved[2] = 0xffffffff;
+    memset(q.cmnd + 10, 0xff, 6);
+    CALL(do1(&A, &q, &r, why, sizeof(why)));
+    CHECK(r.rslt == 0, "READ with garbage in unused fields: rslt 0x%x",
+          (unsigned int)r.rslt);
+    CHECK(is_pattern(wpages.addr, 9, 1), "READ with garbage: data");
+    return true;
+}
+
+/* req_prod far ahead: the ring halts, only for this vhost. */
+static bool case_ring_prod_ahead(void)
+{
+    vscsiif_request_t q;
+    vscsiif_response_t r;
+    RING_IDX rsp_before;
+
+    rsp_before = A.ring.sring->rsp_prod;
+    A.ring.req_prod_pvt += 1000;
+    xen_wmb();
+    A.ring.sring->req_prod = A.ring.req_prod_pvt;
+    kick(&A);
+    CHECK(collect(&A, &r, 1, 1, SILENCE_MS) == 0,
+          "a response on a ring with a bogus req_prod");
+    /* Halted: a valid-looking request and more kicks get nothing. */
+    req_inquiry(&q, 1);
+    push(&A, &q, 1, true);
+    kick(&A);
+    CHECK(collect(&A, &r, 1, 1, SILENCE_MS) == 0,
+          "a response after the halt");
+    CHECK(A.ring.sring->rsp_prod == rsp_before, "rsp_prod moved after the "
+          "halt");
+    CHECK(xs_get_int(A.be, "state") == XenbusStateConnected,
+          "backend state %d after a halt (expected to stay 4)",
+          xs_get_int(A.be, "state"));
+    nr_halts++;
+    /* The healthy vhost does not care. */
+    CALL(inquiry_ok(&B));
+    /* A fresh connection works. */
+    CALL(conn_reopen(&A, why, sizeof(why)));
+    CALL(inquiry_ok(&A));
+    return true;
+}
+
+/* req_prod behind rsp_prod (moves backwards): also a halt. */
+static bool case_ring_prod_backwards(void)
+{
+    vscsiif_response_t r;
+
+    CALL(inquiry_ok(&A));
+    A.ring.sring->req_prod = A.ring.req_prod_pvt - 5;
+    xen_wmb();
+    kick(&A);
+    CHECK(collect(&A, &r, 1, 1, SILENCE_MS) == 0,
+          "a response on a ring with req_prod moved backwards");
+    nr_halts++;
+    CALL(inquiry_ok(&B));
+    A.ring.sring->req_prod = A.ring.req_prod_pvt;
+    CALL(conn_reopen(&A, why, sizeof(why)));
+    CALL(inquiry_ok(&A));
+    return true;
+}
+
+/*
+ * Responses never consumed: 16 requests answered, then 16 more pushed over
+ * the unconsumed responses (a legal req_prod for the backend). All 32 are
+ * answered; then the frontend catches up and the ring works.
+ */
+static bool case_ring_unconsumed(void)
+{
+    vscsiif_request_t q[RING_SLOTS];
+    vscsiif_response_t r;
+    unsigned int i, round;
+    RING_IDX start = A.ring.sring->rsp_prod;
+    int64_t end;
+
+    for (round = 0; round < 2; round++) {
+        for (i = 0; i < RING_SLOTS; i++) {
+            req_tur(&q[i]);
+        }
+        push(&A, q, RING_SLOTS, true);
+        end = now_ms() + RSP_TIMEOUT_MS;
+        while (A.ring.sring->rsp_prod - start < (round + 1) * RING_SLOTS &&
+               now_ms() < end) {
+            wait_event(10);
+        }
+        CHECK(A.ring.sring->rsp_prod - start == (round + 1) * RING_SLOTS,
+              "round %u: rsp_prod advanced by %u, expected %u", round,
+              A.ring.sring->rsp_prod - start, (round + 1) * RING_SLOTS);
+    }
+    /* 16 more would overflow (req_prod - rsp_prod stays <= 16): fine. */
+    A.ring.rsp_cons = A.ring.sring->rsp_prod;
+    CALL(inquiry_ok(&A));
+    (void)r;
+    return true;
+}
+
+/* Event-channel storm, with and without work, then everything works. */
+static bool case_evtchn_storm(void)
+{
+    vscsiif_request_t q;
+    int64_t end = now_ms() + 3000;
+    unsigned long n = 0;
+
+    while (now_ms() < end) {
+        kick(&A);
+        kick(&B);
+        n++;
+    }
+    printf("ROGUE: evtchn-storm: %lu notifications per vhost in 3 s\n", n);
+    CALL(inquiry_ok(&B));
+    CALL(inquiry_ok(&A));
+    /* Storm while a request is queued, without the request kick. */
+    req_tur(&q);
+    push(&A, &q, 1, false);
+    end = now_ms() + 1000;
+    while (now_ms() < end) {
+        kick(&A);
+    }
+    {
+        vscsiif_response_t r;
+
+        CHECK(collect(&A, &r, 1, 1, RSP_TIMEOUT_MS) == 1 &&
+              r.rqid == q.rqid && r.rslt == 0,
+              "TUR during a storm: no GOOD answer");
+    }
+    CALL(inquiry_ok(&B));
+    return true;
+}
+
+/*
+ * Bad ring-ref/event-channel values: the backend must not connect (state
+ * stays 2), QEMU stays up; then a good connection works.
+ */
+static bool xs_bad_connect(const char *ring_ref, const char *evtchn,
+                           const char *what)
+{
+    char w2[256];
+    int st;
+
+    CALL(conn_close(&A, why, sizeof(why)));
+    CHECK(conn_open_with(&A, ring_ref, evtchn, w2, sizeof(w2)),
+          "%s: %s", what, w2);
+    sleep_ms(1500);
+    st = xs_get_int(A.be, "state");
+    CHECK(st == XenbusStateInitWait, "%s: backend state %d, expected 2",
+          what, st);
+    CALL(inquiry_ok(&B));
+    xs_put(A.fe, "state", "%d", XenbusStateInitialising);
+    sleep_ms(300);
+    CHECK(conn_open(&A, w2, sizeof(w2)), "%s, then a good connect: %s",
+          what, w2);
+    CALL(inquiry_ok(&A));
+    return true;
+}
+
+static bool case_xs_ring_ref_bad(void)
+{
+    /*
+     * Not "0x10" or "12junk": "%u" reads them as 0 and 12, and small grant
+     * references can be valid grants to dom0 (console, xenstore, ours).
+     */
+    static const char *vals[] = { "abc", "", "4294967295", "99999999999",
+                                  "-1", "268435440" };
+    char v[32], what[64];
+    unsigned int i;
+
+    for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        snprintf(what, sizeof(what), "ring-ref '%s'", vals[i]);
+        CALL(xs_bad_connect(vals[i], NULL, what));
+    }
+    /* A read-only grant as the ring page. */
+    snprintf(v, sizeof(v), "%u", ropages.refs[1]);
+    CALL(xs_bad_connect(v, NULL, "ring-ref of a read-only grant"));
+    return true;
+}
+
+static bool case_xs_evtchn_bad(void)
+{
+    static const char *vals[] = { "abc", "", "4294967295", "99999999999",
+                                  "-1", "1000000", "0" };
+    char what[64];
+    unsigned int i;
+
+    for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        snprintf(what, sizeof(what), "event-channel '%s'", vals[i]);
+        CALL(xs_bad_connect(NULL, vals[i], what));
+    }
+    return true;
+}
+
+/* State flapping with a valid ring, then a clean close and connect. */
+static bool case_xs_state_flap(void)
+{
+    static const int seq[] = { 3, 4, 1, 3, 6, 1, 3, 4, 5, 6, 3, 7, 8, 2, 0,
+                               9, 255, 4, 5, 3 };
+    unsigned int round, i;
+    int st;
+
+    for (round = 0; round < 5; round++) {
+        for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+            xs_put(A.fe, "state", "%d", seq[i]);
+        }
+        xs_put(A.fe, "state", "%s", "garbage");
+        xs_put(A.fe, "state", "%s", "99999999999");
+        sleep_ms(50);
+    }
+    sleep_ms(1000);
+    CALL(inquiry_ok(&B));
+    /* Whatever state it is in, a close/reopen gets it back. */
+    xs_put(A.fe, "state", "%d", XenbusStateClosing);
+    sleep_ms(300);
+    xs_put(A.fe, "state", "%d", XenbusStateClosed);
+    st = xs_wait_int(A.be, "state", XenbusStateClosed, 10000);
+    CHECK(st == XenbusStateClosed, "backend state %d after 6", st);
+    conn_free(&A);
+    xs_put(A.fe, "state", "%d", XenbusStateInitialising);
+    st = xs_wait_int(A.be, "state", XenbusStateInitWait, 10000);
+    CHECK(st == XenbusStateInitWait, "backend state %d after 1", st);
+    CALL(conn_open(&A, why, sizeof(why)));
+    CALL(clear_ua(&A));
+    CALL(inquiry_ok(&A));
+    return true;
+}
+
+/* Close with 16 requests in flight; the backend must close and come back. */
+static bool case_xs_close_inflight(void)
+{
+    vscsiif_request_t q[RING_SLOTS];
+    unsigned int i, round;
+
+    for (round = 0; round < 3; round++) {
+        for (i = 0; i < RING_SLOTS; i++) {
+            req_rw10(&q[i], i % 2, 512 + i * 26, 26);
+            seg_pages(&q[i], 0, 26 * BLK);
+        }
+        push(&A, q, RING_SLOTS, true);
+        if (round == 2) {
+            /* Straight to Closed, without Closing. */
+            xs_put(A.fe, "state", "%d", XenbusStateClosed);
+        }
+        CALL(conn_reopen(&A, why, sizeof(why)));
+        CALL(inquiry_ok(&B));
+    }
+    CALL(clear_ua(&A));
+    CALL(inquiry_ok(&A));
+    return true;
+}
+
+static bool case_xs_reconnect_loop(void)
+{
+    unsigned int i;
+
+    for (i = 0; i < 15; i++) {
+        CALL(conn_reopen(&A, why, sizeof(why)));
+        CALL(inquiry_ok(&A));
+    }
+    return true;
+}
+
+/* A rogue that simply goes away: ring and port released while connected. */
+static bool case_xs_vanish(void)
+{
+    int st;
+
+    conn_free(&A);
+    sleep_ms(500);
+    CALL(inquiry_ok(&B));
+    xs_put(A.fe, "state", "%d", XenbusStateClosed);
+    st = xs_wait_int(A.be, "state", XenbusStateClosed, 10000);
+    CHECK(st == XenbusStateClosed, "backend state %d after 6", st);
+    xs_put(A.fe, "state", "%d", XenbusStateInitialising);
+    st = xs_wait_int(A.be, "state", XenbusStateInitWait, 10000);
+    CHECK(st == XenbusStateInitWait, "backend state %d after 1", st);
+    CALL(conn_open(&A, why, sizeof(why)));
+    CALL(inquiry_ok(&A));
+    return true;
+}
+
+/* Last: a well-behaved reconnect, INQUIRY, WRITE(10) + READ(10) verified. */
+static bool case_final_good(void)
+{
+    vscsiif_request_t q;
+    vscsiif_response_t r;
+    unsigned int i;
+
+    CALL(conn_reopen(&A, why, sizeof(why)));
+    CALL(clear_ua(&A));
+    CALL(inquiry_ok(&A));
+    for (i = 0; i < 16 * PAGE; i++) {
+        wpages.addr[i] = (uint8_t)(i * 13 + 7);
+    }
+    req_rw10(&q, true, 1000, 128);
+    seg_pages(&q, 0, 16 * PAGE);
+    CALL(do1(&A, &q, &r, why, sizeof(why)));
+    CHECK(r.rslt == 0, "WRITE(10): rslt 0x%x", (unsigned int)r.rslt);
+    fill(page_addr(&wpages, 16), 16 * PAGE, 0);
+    req_rw10(&q, false, 1000, 128);
+    seg_pages(&q, 16, 16 * PAGE);
+    CALL(do1(&A, &q, &r, why, sizeof(why)));
+    CHECK(r.rslt == 0, "READ(10): rslt 0x%x", (unsigned int)r.rslt);
+    CHECK(memcmp(wpages.addr, page_addr(&wpages, 16), 16 * PAGE) == 0,
+          "READ(10) after WRITE(10): data differs");
+    CALL(read_check(&A, 0, 64));
+    CALL(inquiry_ok(&B));
+    return true;
+}
+
+typedef struct Case {
+    const char *name;
+    bool (*fn)(void);
+} Case;
+
+static const Case cases[] = {
+    { "setup-pattern", case_setup_pattern },
+    { "act-invalid", case_act_invalid },
+    { "cmd-len-invalid", case_cmd_len_invalid },
+    { "direction-invalid", case_direction_invalid },
+    { "nr-segments-invalid", case_nr_segments_invalid },
+    { "address-invalid", case_address_invalid },
+    { "cdb-semantic", case_cdb_semantic },
+    { "garbage-fields", case_garbage_fields },
+    { "grant-never-granted", case_grant_never_granted },
+    { "grant-revoked-queued", case_grant_revoked_queued },
+    { "grant-revoked-inflight", case_grant_revoked_inflight },
+    { "grant-readonly", case_grant_readonly },
+    { "segment-overflow", case_segment_overflow },
+    { "indirect-bad", case_indirect_bad },
+    { "indirect-self", case_indirect_self },
+    { "rqid-reuse", case_rqid_reuse },
+    { "abort-unknown", case_abort_unknown },
+    { "abort-inflight", case_abort_inflight },
+    { "reset-storm", case_reset_storm },
+    { "ring-prod-ahead", case_ring_prod_ahead },
+    { "ring-prod-backwards", case_ring_prod_backwards },
+    { "ring-unconsumed", case_ring_unconsumed },
+    { "evtchn-storm", case_evtchn_storm },
+    { "xs-ring-ref-bad", case_xs_ring_ref_bad },
+    { "xs-evtchn-bad", case_xs_evtchn_bad },
+    { "xs-state-flap", case_xs_state_flap },
+    { "xs-close-inflight", case_xs_close_inflight },
+    { "xs-reconnect-loop", case_xs_reconnect_loop },
+    { "xs-vanish", case_xs_vanish },
+    { "final-good-reconnect", case_final_good },
+};
+
+#define NR_CASES (sizeof(cases) / sizeof(cases[0]))
+
+static bool wanted(const char *name, int argc, char **argv)
+{
+    int i;
+
+    if (argc == 0) {
+        return true;
+    }
+    for (i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int main(int argc, char **argv)
+{
+    char *v;
+    unsigned int i;
+    int opt;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    while ((opt = getopt(argc, argv, "vlh")) != -1) {
+        switch (opt) {
+        case 'v':
+            verbose = true;
+            break;
+        case 'l':
+            for (i = 0; i < NR_CASES; i++) {
+                printf("%s\n", cases[i].name);
+            }
+            return 0;
+        default:
+            fprintf(stderr, "usage: %s [-v] [-l] ATTACK-VHOST HEALTHY-VHOST "
+                    "[CASE...]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (argc - optind < 2) {
+        fprintf(stderr, "usage: %s [-v] [-l] ATTACK-VHOST HEALTHY-VHOST "
+                "[CASE...]\n", argv[0]);
+        return 2;
+    }
+
+    xs = xs_open(0);
+    xce = xenevtchn_open(NULL, 0);
+    xgs = xengntshr_open(NULL, 0);
+    if (!xs || !xce || !xgs) {
+        printf("FAIL rogue-setup: cannot open %s (%s): need /dev/xen/xenbus, "
+               "/dev/xen/evtchn (xen-evtchn) and /dev/xen/gntalloc "
+               "(xen-gntalloc)\n",
+               !xs ? "xenstore" : !xce ? "evtchn" : "gntalloc",
+               strerror(errno));
+        return 1;
+    }
+    v = xs_read(xs, XBT_NULL, "domid", NULL);
+    if (!v) {
+        printf("FAIL rogue-setup: cannot read 'domid' from xenstore\n");
+        return 1;
+    }
+    my_domid = atoi(v);
+    free(v);
+    if (!share(&wpages, NR_WPAGES, 1) || !share(&ropages, 2, 0) ||
+        !share(&sgpages, NR_SGPAGES, 1)) {
+        printf("FAIL rogue-setup: gntalloc: %s\n", strerror(errno));
+        return 1;
+    }
+    if (!conn_init(&A, atoi(argv[optind])) ||
+        !conn_init(&B, atoi(argv[optind + 1]))) {
+        printf("FAIL rogue-setup: no vscsi vhost %s/%s for dom%u\n",
+               argv[optind], argv[optind + 1], my_domid);
+        return 1;
+    }
+    printf("ROGUE: dom%u, attacking %s, healthy %s\n", my_domid, A.be, B.be);
+    if (!conn_open(&A, why, sizeof(why)) || !conn_open(&B, why, sizeof(why))) {
+        printf("FAIL rogue-connect: %s\n", why);
+        return 1;
+    }
+    if (!clear_ua(&B) || !inquiry_ok(&B)) {
+        printf("FAIL rogue-connect: healthy vhost: %s\n", why);
+        return 1;
+    }
+    printf("PASS rogue-connect\n");
+    nr_pass++;
+
+    for (i = 0; i < NR_CASES; i++) {
+        int64_t t0;
+        bool ok;
+
+        if (i > 0 && !wanted(cases[i].name, argc - optind - 2,
+                             argv + optind + 2)) {
+            continue;
+        }
+        why[0] = 0;
+        t0 = now_ms();
+        ok = cases[i].fn();
+        if (ok) {
+            printf("PASS %s\n", cases[i].name);
+            nr_pass++;
+        } else {
+            printf("FAIL %s: %s\n", cases[i].name, why);
+            nr_fail++;
+        }
+        if (verbose) {
+            printf("ROGUE: %s took %" PRId64 " ms\n", cases[i].name,
+                   now_ms() - t0);
+        }
+        /* QEMU is alive and its main loop runs: the healthy vhost answers. */
+        why[0] = 0;
+        if (!inquiry_ok(&B)) {
+            printf("FAIL healthy-after-%s: %s\n", cases[i].name, why);
+            nr_fail++;
+        }
+    }
+    printf("ROGUE-SUMMARY pass=%u fail=%u halts=%u bad-requests=%u\n",
+           nr_pass, nr_fail, nr_halts, nr_bad);
+    return nr_fail ? 1 : 0;
+}
