@@ -50,6 +50,16 @@ xe_boot() {
     local dir=$1 scen=$2 share timeout rc pid stage t0 now last_stage kill_reason=""
     shift 2
     share="$dir/share"
+    # One nested Xen at a time on this machine (taken before the share is
+    # assembled, so a waiting run boots the binaries current when it starts): two TCG VMs on 2 cores push
+    # xl create past its time bounds. Other runners wait here, visibly.
+    local lockfd
+    exec {lockfd}> "$XE_CACHE/outer-vm.lock"
+    if ! flock -n "$lockfd"; then
+        xe_log "$scen: another nested-Xen run holds $XE_CACHE/outer-vm.lock; waiting for it"
+        flock "$lockfd"
+        xe_log "$scen: lock acquired"
+    fi
     rm -rf "$dir"
     mkdir -p "$share"/{harness,bin,boot,out}
     cp -r "$XE_DIR/lib" "$XE_DIR/scenarios" "$share/harness/"
@@ -97,15 +107,6 @@ xe_boot() {
         -initrd "$XE_IMG_VMLINUZ $dom0_cmd,$XE_IMG_DOM0"
         -pidfile "$dir/outer-qemu.pid")
     echo "${qemu[*]}" > "$dir/outer-qemu.cmd"
-    # One nested Xen at a time on this machine: two TCG VMs on 2 cores push
-    # xl create past its time bounds. Other runners wait here, visibly.
-    local lockfd
-    exec {lockfd}> "$XE_CACHE/outer-vm.lock"
-    if ! flock -n "$lockfd"; then
-        xe_log "$scen: another nested-Xen run holds $XE_CACHE/outer-vm.lock; waiting for it"
-        flock "$lockfd"
-        xe_log "$scen: lock acquired"
-    fi
     t0=$SECONDS
     XE_BOOT_STAGES=""
     if [ "${XE_INTERACTIVE:-0}" = 1 ]; then
