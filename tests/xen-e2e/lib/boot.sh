@@ -50,9 +50,10 @@ xe_boot() {
     local dir=$1 scen=$2 share timeout rc pid stage t0 now last_stage kill_reason=""
     shift 2
     share="$dir/share"
-    # One nested Xen at a time on this machine (taken before the share is
-    # assembled, so a waiting run boots the binaries current when it starts): two TCG VMs on 2 cores push
-    # xl create past its time bounds. Other runners wait here, visibly.
+    # One nested Xen at a time on this machine: two TCG VMs on 2 cores push
+    # xl create past its time bounds. Other runners wait here, visibly. The
+    # lock comes before the share is assembled, so that a run that waited
+    # boots the binaries of when it starts, not of when it began to wait.
     local lockfd
     exec {lockfd}> "$XE_CACHE/outer-vm.lock"
     if ! flock -n "$lockfd"; then
