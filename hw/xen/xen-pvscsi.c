@@ -139,7 +139,7 @@ struct XenPVSCSI {
     IOThread *iothread;
 
     AioContext *ctx;
-    QEMUBH *bh;                     /* push responses, notify, poll ring */
+    QEMUBH *bh;                     /* resume intake after a full ring */
 
     /* ring state; touched only in ctx while connected */
     vscsiif_back_ring_t ring;
@@ -148,7 +148,9 @@ struct XenPVSCSI {
     XenEventChannel *event_channel;
     bool ring_ok;                   /* responses may be written */
     bool halted;                    /* guest broke the ring protocol */
-    bool rsp_pending;
+    bool rsp_pending;               /* responses not pushed yet */
+    bool in_intake;                 /* handle_requests() is running */
+    bool intake_stalled;            /* requests left for lack of a slot */
     uint64_t gen;                   /* bumped at every connect/disconnect */
     XenPVSCSIReq reqs[XEN_PVSCSI_RING_SIZE];
     QTAILQ_HEAD(, XenPVSCSIReq) free_reqs;
@@ -203,6 +205,31 @@ xen_pvscsi_guest_error(XenPVSCSI *s, const char *fmt, ...)
 /* ------------------------------------------------------------------ */
 /* Responses (ring context)                                             */
 
+/* Publish the responses written so far; notify if the frontend waits. */
+static void xen_pvscsi_push_responses(XenPVSCSI *s)
+{
+    int notify;
+
+    s->rsp_pending = false;
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&s->ring, notify);
+    trace_xen_pvscsi_notify(s->xendev.name, s->ring.rsp_prod_pvt);
+    if (notify) {
+        Error *local_err = NULL;
+
+        xen_device_notify_event_channel(&s->xendev, s->event_channel,
+                                        &local_err);
+        if (local_err) {
+            error_report_err(local_err);
+        }
+    }
+}
+
+/*
+ * Responses that complete while requests are taken off the ring are
+ * pushed once, at the end of that batch; any other response is pushed at
+ * once (a deferred push costs a main loop iteration of latency per
+ * request).
+ */
 static void xen_pvscsi_put_response(XenPVSCSI *s, const vscsiif_response_t *rsp)
 {
     if (!s->ring_ok) {
@@ -212,7 +239,13 @@ static void xen_pvscsi_put_response(XenPVSCSI *s, const vscsiif_response_t *rsp)
            sizeof(*rsp));
     s->ring.rsp_prod_pvt++;
     s->rsp_pending = true;
-    qemu_bh_schedule(s->bh);
+    if (!s->in_intake) {
+        xen_pvscsi_push_responses(s);
+        if (s->intake_stalled) {
+            /* A slot is free again: take the requests we had to leave. */
+            qemu_bh_schedule(s->bh);
+        }
+    }
 }
 
 static void xen_pvscsi_tmf_respond(XenPVSCSITmf *tmf)
@@ -790,10 +823,12 @@ static bool xen_pvscsi_handle_requests(XenPVSCSI *s)
     RING_IDX rp;
     int more;
 
-    if (!s->ring_ok || s->halted) {
+    if (!s->ring_ok || s->halted || s->in_intake) {
         return false;
     }
 
+    s->in_intake = true;
+    s->intake_stalled = false;
     defer_call_begin();
     do {
         rp = s->ring.sring->req_prod;
@@ -826,11 +861,16 @@ static bool xen_pvscsi_handle_requests(XenPVSCSI *s)
         }
         if (s->ring.req_cons != rp) {
             /* Ring full of unanswered requests: a response will kick us. */
+            s->intake_stalled = true;
             break;
         }
         RING_FINAL_CHECK_FOR_REQUESTS(&s->ring, more);
     } while (more && !s->halted);
     defer_call_end();
+    s->in_intake = false;
+    if (s->rsp_pending && s->ring_ok) {
+        xen_pvscsi_push_responses(s);
+    }
 
     return progress;
 }
@@ -838,24 +878,12 @@ static bool xen_pvscsi_handle_requests(XenPVSCSI *s)
 static void xen_pvscsi_bh(void *opaque)
 {
     XenPVSCSI *s = opaque;
-    int notify = 0;
 
     if (!s->ring_ok) {
         return;
     }
-    if (s->rsp_pending) {
-        s->rsp_pending = false;
-        RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&s->ring, notify);
-        trace_xen_pvscsi_notify(s->xendev.name, s->ring.rsp_prod_pvt);
-        if (notify) {
-            Error *local_err = NULL;
-
-            xen_device_notify_event_channel(&s->xendev, s->event_channel,
-                                            &local_err);
-            if (local_err) {
-                error_report_err(local_err);
-            }
-        }
+    if (s->rsp_pending && !s->in_intake) {
+        xen_pvscsi_push_responses(s);
     }
     /* Responses free ring slots: pick up requests we had to leave. */
     xen_pvscsi_handle_requests(s);
@@ -946,6 +974,8 @@ static void xen_pvscsi_disconnect(XenPVSCSI *s)
     }
     s->halted = false;
     s->rsp_pending = false;
+    s->in_intake = false;
+    s->intake_stalled = false;
     s->nr_tmf = 0;
 }
 
