@@ -1,7 +1,7 @@
 #!/bin/bash
 # xen-pvscsi with iothread=: ring processing and the LUNs' block I/O in an
-# I/O thread; data integrity, fio verify and a LUN reset.
-# XE_DEFAULT=0 (guest script repaired after a bad edit; re-verify, then re-enable)
+# I/O thread; data integrity, fio verify, a LUN reset and a frontend
+# reconnect (the ring and event channel are set up again in the iothread).
 # XE_TIMEOUT=600
 # SPDX-License-Identifier: GPL-2.0-or-later
 . "$XE_HARNESS/lib/dom0.sh"
@@ -24,6 +24,12 @@ for dev in "$RAW" "$QCOW"; do
 done
 check sg_reset-idle sg_reset -d "$(xe_sgdev 0:1:0)"
 check data-md5-after-reset xe_rw_verify "$RAW" 8 4
+check unbind-scsifront sh -c "echo vscsi-0 > /sys/bus/xen/drivers/vscsi/unbind"
+check_eq luns-gone-after-unbind "$(xe_scsi_count)" 0
+check bind-scsifront sh -c "echo vscsi-0 > /sys/bus/xen/drivers/vscsi/bind"
+check luns-back-after-bind xe_wait_scsi 2 60
+check data-md5-raw-after-reconnect xe_rw_verify "$(xe_blockdev 0:1:0)" 16 8 512K "oflag=direct iflag=direct"
+check data-md5-qcow2-after-reconnect xe_rw_verify "$(xe_blockdev 0:2:0)" 16 8
 EOF_GUEST
 
 domu_create io --fat || exit 1
