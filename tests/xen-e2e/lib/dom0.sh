@@ -240,6 +240,15 @@ domu_wait() {
 }
 
 # ------------------------------------------------------------------- QEMU ---
+# XE_TWO_LUNS: QEMU arguments for the usual vhost vs0 with a raw LUN at
+# 0:1:0 (/tmp/disk0.img) and a qcow2 LUN at 0:2:0 (/tmp/disk1.qcow2),
+# cache=none, aio=native. The scenario creates the two images.
+XE_TWO_LUNS=(-drive if=none,id=d0,file=/tmp/disk0.img,format=raw,cache=none,aio=native
+             -drive if=none,id=d1,file=/tmp/disk1.qcow2,format=qcow2,cache=none,aio=native
+             -device xen-pvscsi,id=vs0
+             -device scsi-hd,bus=vs0.0,channel=0,scsi-id=1,lun=0,drive=d0
+             -device scsi-hd,bus=vs0.0,channel=0,scsi-id=2,lun=0,drive=d1)
+
 # qemu_start NAME [--domid ID] QEMU-ARGS...: start the project's QEMU in the
 # background as a backend for domain ID (default: $DOMID); stdout+stderr
 # in $XE_OUT/qemu-NAME.log. Records PASS/FAIL qemu-NAME-start once QMP

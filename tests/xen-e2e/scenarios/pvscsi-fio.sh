@@ -79,12 +79,7 @@ xe_sync checked 120
 EOF_GUEST
 
 domu_create fio --fat || exit 1
-qemu_start fio \
-    -drive if=none,id=d0,file=/tmp/disk0.img,format=raw,cache=none,aio=native \
-    -drive if=none,id=d1,file=/tmp/disk1.qcow2,format=qcow2,cache=none,aio=native \
-    -device xen-pvscsi,id=vs0 \
-    -device scsi-hd,bus=vs0.0,channel=0,scsi-id=1,lun=0,drive=d0 \
-    -device scsi-hd,bus=vs0.0,channel=0,scsi-id=2,lun=0,drive=d1 || exit 1
+qemu_start fio "${XE_TWO_LUNS[@]}" || exit 1
 domu_unpause fio || exit 1
 be=/local/domain/0/backend/qscsi/$DOMID
 if domu_sync fio checked 480 240; then

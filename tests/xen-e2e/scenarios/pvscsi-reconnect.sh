@@ -41,16 +41,11 @@ while [ "$i" -le "$XE_CYCLES" ]; do
     xe_sync bound-$i 120 || break
     i=$((i + 1))
 done
-xe_sync done 120
+xe_sync all-cycles 120
 EOF_GUEST
 
 domu_create reconnect XE_CYCLES="$CYCLES" || exit 1
-qemu_start reconnect \
-    -drive if=none,id=d0,file=/tmp/disk0.img,format=raw,cache=none,aio=native \
-    -drive if=none,id=d1,file=/tmp/disk1.qcow2,format=qcow2,cache=none,aio=native \
-    -device xen-pvscsi,id=vs0 \
-    -device scsi-hd,bus=vs0.0,channel=0,scsi-id=1,lun=0,drive=d0 \
-    -device scsi-hd,bus=vs0.0,channel=0,scsi-id=2,lun=0,drive=d1 || exit 1
+qemu_start reconnect "${XE_TWO_LUNS[@]}" || exit 1
 domu_unpause reconnect || exit 1
 be=/local/domain/0/backend/qscsi/$DOMID
 pid=${XE_QEMU_PID[reconnect]}
@@ -74,6 +69,6 @@ done
 if [ -n "$fds_first" ]; then
     check_eq qemu-fds-not-growing "$fds" "$fds_first"
 fi
-domu_sync reconnect done 120 && domu_release reconnect done
+domu_sync reconnect all-cycles 120 && domu_release reconnect all-cycles
 domu_wait reconnect 120
 qemu_stop reconnect
