@@ -243,6 +243,7 @@ domu_wait() {
 # XE_TWO_LUNS: QEMU arguments for the usual vhost vs0 with a raw LUN at
 # 0:1:0 (/tmp/disk0.img) and a qcow2 LUN at 0:2:0 (/tmp/disk1.qcow2),
 # cache=none, aio=native. The scenario creates the two images.
+# shellcheck disable=SC2054
 XE_TWO_LUNS=(-drive if=none,id=d0,file=/tmp/disk0.img,format=raw,cache=none,aio=native
              -drive if=none,id=d1,file=/tmp/disk1.qcow2,format=qcow2,cache=none,aio=native
              -device xen-pvscsi,id=vs0
