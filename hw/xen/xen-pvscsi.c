@@ -871,6 +871,11 @@ static bool xen_pvscsi_handle_requests(XenPVSCSI *s)
     if (s->rsp_pending && s->ring_ok) {
         xen_pvscsi_push_responses(s);
     }
+    if (s->intake_stalled && !QTAILQ_EMPTY(&s->free_reqs) &&
+        !RING_REQUEST_CONS_OVERFLOW(&s->ring, s->ring.req_cons)) {
+        /* Slots were freed after we stopped: look again. */
+        qemu_bh_schedule(s->bh);
+    }
 
     return progress;
 }
