@@ -2,7 +2,8 @@
 # xen-pvscsi LUN hot-plug: the toolstack protocol (vhost state 7, dev-N
 # 1 -> 4 and 5 -> 6) through scripts/xen-vscsi and through QMP
 # device_add/device_del; a vhost created by a toolstack; CLI errors;
-# attach/detach cycles without leaks.
+# attach/detach cycles without leaks; several LUNs changed in one
+# reconfiguration.
 # XE_DEFAULT=0 (not yet passing end to end; run it by name)
 # XE_TIMEOUT=900
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -90,6 +91,15 @@ check ts-luns-appear xe_wait_for 90 '[ -n "$(xe_blockdev 0:5:0)" ] && [ -n "$(xe
 check ts-lun-raw-io xe_rw_verify "$(xe_blockdev 0:5:0)" 0 4
 check ts-lun-qcow2-io xe_rw_verify "$(xe_blockdev 0:6:0)" 0 4
 check ts-bad-lun-absent test -z "$(xe_hctl 0:7:0)"
+xe_sync ts-checked 300
+
+# One reconfiguration adds two LUNs and removes one (dom0 wrote all three
+# changes, then vhost state 7 once).
+check multi-luns-added xe_wait_for 90 '[ -n "$(xe_blockdev 0:8:0)" ] && [ -n "$(xe_blockdev 0:9:0)" ]'
+check multi-lun-removed xe_wait_for 90 '[ -z "$(xe_hctl 0:5:0)" ]'
+check multi-lun-a-io xe_rw_verify "$(xe_blockdev 0:8:0)" 0 4
+check multi-lun-b-io xe_rw_verify "$(xe_blockdev 0:9:0)" 0 4
+check multi-kept-lun-io xe_rw_verify "$(xe_blockdev 0:6:0)" 8 4
 EOF
 
 domu_create hp --fat || exit 1
@@ -200,5 +210,24 @@ check_xs ts-vhost-connected "$BE/1/state" 4 60
 check_xs ts-dev0-connected "$BE/1/vscsi-devs/dev-0/state" 4 60
 check_xs ts-dev1-connected "$BE/1/vscsi-devs/dev-1/state" 4 60
 domu_release hp cycles-checked
+domu_sync hp ts-checked 300 || { domu_wait hp 30; exit 1; }
+
+# --- several LUNs changed in one reconfiguration -----------------------
+truncate -s 16M /tmp/multi-a.img /tmp/multi-b.img
+xenstore-write "$BE/1/vscsi-devs/dev-10/p-dev" /tmp/multi-a.img \
+    "$BE/1/vscsi-devs/dev-10/v-dev" 1:0:8:0 "$BE/1/vscsi-devs/dev-10/state" 1 \
+    "$BE/1/vscsi-devs/dev-11/p-dev" /tmp/multi-b.img \
+    "$BE/1/vscsi-devs/dev-11/v-dev" 1:0:9:0 "$BE/1/vscsi-devs/dev-11/state" 1 \
+    "$BE/1/vscsi-devs/dev-0/state" 5
+xenstore-chmod -r "$BE/1/vscsi-devs" n0 "r$DOMID"
+xenstore-write "$BE/1/state" 7
+check_xs multi-dev10-connected "$BE/1/vscsi-devs/dev-10/state" 4 60
+check_xs multi-dev11-connected "$BE/1/vscsi-devs/dev-11/state" 4 60
+check_xs multi-dev0-closed "$BE/1/vscsi-devs/dev-0/state" 6 60
+check_xs multi-vhost-connected "$BE/1/state" 4 60
+check_xs multi-dev1-untouched "$BE/1/vscsi-devs/dev-1/state" 4
+# the toolstack deletes a removed LUN's nodes
+xenstore-rm "$BE/1/vscsi-devs/dev-0"
+domu_release hp ts-checked
 domu_wait hp 240
 check qemu-alive qemu_alive hp
