@@ -1,5 +1,6 @@
 #!/bin/bash
-# xen-pvscsi LUN hot-plug: the toolstack protocol (vhost state 7, dev-N
+# xen-pvscsi LUN hot-plug: xen-vscsi CLI, QMP device_add/del, toolstack vhost, 50 cycles
+# The toolstack protocol (vhost state 7, dev-N
 # 1 -> 4 and 5 -> 6) through scripts/xen-vscsi and through QMP
 # device_add/device_del; a vhost created by a toolstack; CLI errors;
 # attach/detach cycles without leaks; several LUNs changed in one

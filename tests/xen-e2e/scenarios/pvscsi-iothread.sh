@@ -1,7 +1,8 @@
 #!/bin/bash
-# xen-pvscsi with iothread=: ring processing and the LUNs' block I/O in an
-# I/O thread; data integrity, fio verify, a LUN reset and a frontend
-# reconnect (the ring and event channel are set up again in the iothread).
+# xen-pvscsi with iothread=: ring and block I/O in an iothread; data, fio verify, reset, reconnect
+# Ring processing and the LUNs' block I/O in an I/O thread: data
+# integrity, fio verify, a LUN reset and a frontend reconnect (the ring and
+# event channel are set up again in the iothread).
 # XE_TIMEOUT=600
 # SPDX-License-Identifier: GPL-2.0-or-later
 . "$XE_HARNESS/lib/dom0.sh"
