@@ -1488,9 +1488,19 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
     case XenbusStateInitialised:
     case XenbusStateConnected:
         if (!xen_pvscsi_backend_connected(s)) {
+            Error *local_err = NULL;
+
             xen_pvscsi_disconnect(s);
-            xen_pvscsi_connect(s, errp);
-            if (*errp) {
+            xen_pvscsi_connect(s, &local_err);
+            if (local_err) {
+                /*
+                 * Bad ring-ref/event-channel values come from the guest,
+                 * which can rewrite them and its state in a loop: a
+                 * rate-limited line, not an error for xen-bus to print.
+                 */
+                xen_pvscsi_guest_error(s, "cannot connect: %s",
+                                       error_get_pretty(local_err));
+                error_free(local_err);
                 xen_pvscsi_disconnect(s);
                 return;
             }
