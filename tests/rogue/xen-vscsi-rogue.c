@@ -1520,6 +1520,27 @@ static bool case_xs_ring_ref_bad(void)
     /* A read-only grant as the ring page. */
     snprintf(v, sizeof(v), "%u", ropages.refs[1]);
     CALL(xs_bad_connect(v, NULL, "ring-ref of a read-only grant"));
+    /*
+     * A bad ring-ref and the state flapping 1 <-> 3: every 3 is a failed
+     * connect. QEMU must stay up, not connect, and log rate-limited (the
+     * scenario counts the lines).
+     */
+    CALL(conn_close(&A, why, sizeof(why)));
+    CALL(conn_open_with(&A, "abc", NULL, why, sizeof(why)));
+    for (i = 0; i < 100; i++) {
+        xs_put(A.fe, "state", "%d", XenbusStateInitialising);
+        xs_put(A.fe, "state", "%d", XenbusStateInitialised);
+    }
+    sleep_ms(1500);
+    i = xs_get_int(A.be, "state");
+    CHECK(i == XenbusStateInitWait, "flapping with ring-ref 'abc': backend "
+          "state %d, expected 2", (int)i);
+    printf("ROGUE: xs-ring-ref-bad: flapped 100 times with ring-ref 'abc'\n");
+    CALL(inquiry_ok(&B));
+    xs_put(A.fe, "state", "%d", XenbusStateInitialising);
+    sleep_ms(300);
+    CALL(conn_open(&A, why, sizeof(why)));
+    CALL(inquiry_ok(&A));
     return true;
 }
 

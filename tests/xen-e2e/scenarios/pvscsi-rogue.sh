@@ -67,6 +67,11 @@ if domu_sync rogue checked 600 120; then
     nwarn=$(grep -c 'xen-pvscsi: dom[0-9]* vhost [0-9]*: ' "$log")
     xe_say "QEMU log: $nwarn guest-triggered warnings for $bad bad requests; $(grep -c 'similar messages suppressed' "$log") 'suppressed' lines"
     check_sh warnings-rate-limited "[ $nwarn -lt ${bad:-0} ] && grep -q 'similar messages suppressed' '$log'"
+    # Failed connects (bad ring-ref/event-channel, flapping) are rate-limited
+    # too: without the limit the 100 flaps of xs-ring-ref-bad alone log ~100.
+    nconn=$(grep -c 'cannot connect: \|frontend change error' "$log")
+    xe_say "QEMU log: $nconn lines about failed connects"
+    check_sh connect-errors-rate-limited "[ $nconn -le 60 ]"
     check_sh qemu-no-abort "! grep -E -q 'Assertion|assertion failed|Aborted|Segmentation|AddressSanitizer|runtime error' '$log'"
     domu_release rogue checked
 fi
