@@ -23,6 +23,8 @@
 #   domu_unpause NAME; domu_wait NAME [TIMEOUT] [PREFIX]
 #   domu_sync NAME TAG [T [IDLE]]; domu_release NAME TAG
 #   xe_qmp NAME JSON...            QMP commands to a started QEMU
+#   tgt_start / tgt_kill / tgt_target / tgt_lun / tgt_lun_params
+#                                  tgtd (iSCSI target) on 127.0.0.1
 #   lio_fileio / scsiback_lun / vscsi_attach   kernel xen-scsiback setup
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -328,8 +330,61 @@ xe_qmp() {
 xe_cleanup() {
     local n
     for n in "${!XE_QEMU_PID[@]}"; do qemu_stop "$n"; done
+    [ -n "$XE_TGTD_PID" ] && tgt_kill
+    return 0
 }
 trap xe_cleanup EXIT
+
+# ------------------------------------------------ tgt (userspace iSCSI target) --
+# tgtd runs in the foreground as a child of the scenario (its messages in
+# $XE_OUT/tgtd.log), listening on 127.0.0.1:3260 (lo is brought up: dom0
+# has no other network). tgtd ignores SIGTERM: tgt_kill uses SIGKILL, which
+# is also how a scenario makes the target vanish mid-I/O.
+XE_TGTD_PID=""
+
+# tgt_start: start tgtd; 0 once tgtadm answers.
+tgt_start() {
+    local i
+    ip link set lo up || return 1
+    echo "--- tgtd started at $(xe_up)" >> "$XE_OUT/tgtd.log"
+    tgtd -f >> "$XE_OUT/tgtd.log" 2>&1 &
+    XE_TGTD_PID=$!
+    for i in $(seq 60); do
+        tgtadm --lld iscsi --mode target --op show >/dev/null 2>&1 && return 0
+        kill -0 "$XE_TGTD_PID" 2>/dev/null || { echo "tgtd exited: $(tail -n 2 "$XE_OUT/tgtd.log" | xe_oneline)"; XE_TGTD_PID=""; return 1; }
+        sleep 0.5
+    done
+    echo "tgtadm got no answer from tgtd within 30 s"
+    return 1
+}
+
+# tgt_kill: SIGKILL tgtd (connections drop without a logout).
+tgt_kill() {
+    [ -n "$XE_TGTD_PID" ] || return 0
+    kill -KILL "$XE_TGTD_PID" 2>/dev/null
+    wait "$XE_TGTD_PID" 2>/dev/null
+    echo "--- tgtd killed at $(xe_up)" >> "$XE_OUT/tgtd.log"
+    XE_TGTD_PID=""
+}
+
+# tgt_target TID IQN: a target that accepts every initiator.
+tgt_target() {
+    tgtadm --lld iscsi --mode target --op new --tid "$1" -T "$2" &&
+        tgtadm --lld iscsi --mode target --op bind --tid "$1" -I ALL
+}
+
+# tgt_lun TID LUN TGTADM-ARGS...: a logical unit (e.g. -b FILE, or
+# --device-type tape --bstype ssc -b FILE).
+tgt_lun() {
+    local tid=$1 lun=$2
+    shift 2
+    tgtadm --lld iscsi --mode logicalunit --op new --tid "$tid" --lun "$lun" "$@"
+}
+
+# tgt_lun_params TID LUN PARAMS: tgtadm --op update --params PARAMS.
+tgt_lun_params() {
+    tgtadm --lld iscsi --mode logicalunit --op update --tid "$1" --lun "$2" --params "$3"
+}
 
 # ------------------------------------------------- kernel xen-scsiback (LIO) --
 XE_LIO=/sys/kernel/config/target
