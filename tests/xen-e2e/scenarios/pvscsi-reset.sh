@@ -35,7 +35,7 @@ check data-md5-after xe_rw_verify "$RAW" 64 8
 xe_diag 40
 EOF_GUEST
 
-domu_create reset --fat || exit 1
+domu_create reset --fat --vcpus "${RESET_VCPUS:-2}" || exit 1
 qemu_start reset -msg timestamp=on -D "$XE_OUT/trace-reset.log" \
     -trace 'xen_pvscsi_tmf*' -trace xen_pvscsi_cancel \
     -drive if=none,id=d0,file=/tmp/disk0.img,format=raw,cache=none,aio=native \
