@@ -62,8 +62,8 @@ done
 # LUN reset between verify runs: fio writes a verified pattern, the LUN is
 # reset twice (the RESET answers only after the LUN's outstanding commands,
 # then a RESET unit attention follows), and the pattern still verifies.
-# (sg_reset while fio has commands queued hangs this Linux 6.1 guest's
-# SCSI midlayer with the kernel's xen-scsiback as well; see the notes.)
+# (Resets while fio has commands queued are pvscsi-reset's, with a 2-vCPU
+# guest: this 1-vCPU 6.1 guest livelocks there, with xen-scsiback too.)
 SG=$(xe_sgdev 0:1:0)
 check fio-write-before-reset fio --name=reset --filename="$RAW" --rw=randwrite --bs=64k \
     --iodepth=16 --size=48M --ioengine=libaio --direct=1 --verify=crc32c \
