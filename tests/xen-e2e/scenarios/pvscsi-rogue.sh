@@ -1,7 +1,6 @@
 #!/bin/bash
 # xen-pvscsi under a hostile userspace frontend (xen-vscsi-rogue): asserted attack cases
 # XE_TIMEOUT=720
-# XE_DEFAULT=0
 # The domU does not load xen-scsifront: tests/rogue/xen-vscsi-rogue binds
 # vhost 0 (attacked, raw 16 MiB at 0:1:0) and vhost 1 (healthy, 0:1:0)
 # itself with gntalloc, evtchn and xenstore, and plays the attack cases
