@@ -1,6 +1,6 @@
 #!/bin/bash
 # xen-pvscsi under a hostile userspace frontend (xen-vscsi-rogue): asserted attack cases
-# XE_TIMEOUT=720
+# XE_TIMEOUT=420
 # The domU does not load xen-scsifront: tests/rogue/xen-vscsi-rogue binds
 # vhost 0 (attacked, raw 16 MiB at 0:1:0) and vhost 1 (healthy, 0:1:0)
 # itself with gntalloc, evtchn and xenstore, and plays the attack cases
@@ -51,7 +51,7 @@ qemu_start rogue \
     -device xen-pvscsi,id=vs1,vhost=1 \
     -device scsi-hd,bus=vs1.0,channel=0,scsi-id=1,lun=0,drive=d1 || exit 1
 domu_unpause rogue || exit 1
-if domu_sync rogue checked 600 120; then
+if domu_sync rogue checked 330 120; then
     log="$XE_OUT/qemu-rogue.log"
     con=$(domu_console rogue)
     check qemu-alive qemu_alive rogue
