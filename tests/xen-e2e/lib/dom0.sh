@@ -312,7 +312,8 @@ qemu_stop() {
     return 0
 }
 
-# xe_qmp NAME JSON...: send QMP commands, print one reply line per command.
+# xe_qmp NAME JSON...: send QMP commands, print one reply line per command
+# (events, which QEMU prints as {"timestamp": ..., "event": ...}, skipped).
 xe_qmp() {
     local name=$1
     shift
@@ -320,7 +321,7 @@ xe_qmp() {
         my $s = IO::Socket::UNIX->new(Peer => shift @ARGV) or die "connect: $!\n";
         $s->autoflush(1);
         my $g = <$s>;
-        sub reply { while (my $l = <$s>) { return $l unless $l =~ /^\{"event"/ } return "" }
+        sub reply { while (my $l = <$s>) { return $l unless $l =~ /^\{"(event|timestamp)"/ } return "" }
         print $s "{\"execute\":\"qmp_capabilities\"}\n"; reply();
         for my $c (@ARGV) { print $s "$c\n"; print reply(); }
     ' "/run/xe-qmp-$name.sock" "$@"
