@@ -1,6 +1,6 @@
 #!/bin/bash
 # xen-pvscsi: a vhost created by a toolstack (xen-vscsi create-from-cfg) for a running guest
-# XE_DEFAULT=0 (debugging)
+# XE_DEFAULT=0 (pvscsi-hotplug covers this too; a quick check of create-from-cfg)
 # XE_TIMEOUT=300
 # The guest runs with xen-scsifront loaded and no vhost; dom0 writes a
 # vhost with a raw and a qcow2 LUN from a domU.cfg vscsi=[...] list; QEMU
