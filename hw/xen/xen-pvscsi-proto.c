@@ -216,3 +216,39 @@ void xen_pvscsi_encode_tmf(vscsiif_response_t *rsp, uint16_t rqid,
     rsp->rslt = success ? XEN_VSCSIIF_RSLT_RESET_SUCCESS :
                           XEN_VSCSIIF_RSLT_RESET_FAILED;
 }
+
+bool xen_pvscsi_tmf_covers(const vscsiif_request_t *tmf,
+                           const vscsiif_request_t *req, bool aborted)
+{
+    if (req->act != VSCSIIF_ACT_SCSI_CDB || req->channel != tmf->channel ||
+        req->id != tmf->id || req->lun != tmf->lun) {
+        return false;
+    }
+    switch (tmf->act) {
+    case VSCSIIF_ACT_SCSI_ABORT:
+        return req->rqid == tmf->ref_rqid && !aborted;
+    case VSCSIIF_ACT_SCSI_RESET:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void xen_pvscsi_tmf_order_init(XenPVSCSITmfOrder *o)
+{
+    o->pending = 1;
+}
+
+void xen_pvscsi_tmf_order_hold(XenPVSCSITmfOrder *o)
+{
+    o->pending++;
+}
+
+bool xen_pvscsi_tmf_order_release(XenPVSCSITmfOrder *o)
+{
+    /* Never below zero: a stray release must not answer twice. */
+    if (!o->pending) {
+        return false;
+    }
+    return --o->pending == 0;
+}

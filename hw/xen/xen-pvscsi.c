@@ -105,7 +105,7 @@ struct XenPVSCSITmf {
     uint64_t gen;
     uint16_t rqid;
     uint8_t act;
-    unsigned int pending;
+    XenPVSCSITmfOrder order;        /* answered after what it covers */
     bool success;
     SCSIDevice *sdev;               /* RESET: the LUN (referenced) */
     QEMUTimer *timer;               /* RESET: grace period, then cancel */
@@ -510,12 +510,6 @@ static void xen_pvscsi_tmf_wait_done(Notifier *n, void *data)
     xen_pvscsi_tmf_release(tmf);
 }
 
-static bool xen_pvscsi_req_matches(XenPVSCSIReq *r, const vscsiif_request_t *t)
-{
-    return r->sreq && r->d.req.channel == t->channel &&
-           r->d.req.id == t->id && r->d.req.lun == t->lun;
-}
-
 static XenPVSCSITmf *xen_pvscsi_tmf_new(XenPVSCSI *s,
                                         const vscsiif_request_t *t)
 {
@@ -542,7 +536,7 @@ static XenPVSCSITmfWait *xen_pvscsi_tmf_wait(XenPVSCSITmf *tmf,
     w->tmf = tmf;
     w->n.notify = xen_pvscsi_tmf_wait_done;
     w->sreq = scsi_req_ref(r->sreq);
-    tmf->pending++;
+    xen_pvscsi_tmf_order_hold(&tmf->order);
     notifier_list_add(&r->sreq->cancel_notifiers, &w->n);
     return w;
 }
@@ -550,7 +544,7 @@ static XenPVSCSITmfWait *xen_pvscsi_tmf_wait(XenPVSCSITmf *tmf,
 /* Drop one count; the last one answers the TMF. */
 static void xen_pvscsi_tmf_release(XenPVSCSITmf *tmf)
 {
-    if (--tmf->pending) {
+    if (!xen_pvscsi_tmf_order_release(&tmf->order)) {
         return;
     }
     if (tmf->act == VSCSIIF_ACT_SCSI_RESET && tmf->gen == tmf->s->gen) {
@@ -585,11 +579,11 @@ static void xen_pvscsi_do_abort(XenPVSCSI *s, const vscsiif_request_t *t)
     XenPVSCSITmf *tmf = xen_pvscsi_tmf_new(s, t);
     XenPVSCSIReq *r;
 
-    /* Extra count: keeps the TMF alive while the cancels are started. */
-    tmf->pending = 1;
+    /* The issuer's count keeps the TMF alive while cancels are started. */
+    xen_pvscsi_tmf_order_init(&tmf->order);
     QTAILQ_FOREACH(r, &s->inflight, next) {
-        if (xen_pvscsi_req_matches(r, t) && r->d.req.rqid == t->ref_rqid &&
-            !r->aborted && tmf->nr_waits < ARRAY_SIZE(tmf->waits)) {
+        if (r->sreq && xen_pvscsi_tmf_covers(t, &r->d.req, r->aborted) &&
+            tmf->nr_waits < ARRAY_SIZE(tmf->waits)) {
             r->aborted = true;
             xen_pvscsi_tmf_wait(tmf, r);
         }
@@ -613,7 +607,7 @@ static void xen_pvscsi_reset_timeout(void *opaque)
      * Commands that did not finish in the grace period are cancelled. The
      * extra count keeps the TMF alive until the loop is done.
      */
-    tmf->pending++;
+    xen_pvscsi_tmf_order_hold(&tmf->order);
     xen_pvscsi_tmf_cancel_pending(tmf);
     xen_pvscsi_tmf_release(tmf);
 }
@@ -648,9 +642,9 @@ static void xen_pvscsi_do_reset(XenPVSCSI *s, const vscsiif_request_t *t)
 
     tmf = xen_pvscsi_tmf_new(s, t);
     tmf->sdev = sdev;
-    tmf->pending = 1;
+    xen_pvscsi_tmf_order_init(&tmf->order);
     QTAILQ_FOREACH(r, &s->inflight, next) {
-        if (xen_pvscsi_req_matches(r, t) &&
+        if (r->sreq && xen_pvscsi_tmf_covers(t, &r->d.req, false) &&
             tmf->nr_waits < ARRAY_SIZE(tmf->waits)) {
             xen_pvscsi_tmf_wait(tmf, r);
         }

@@ -1609,6 +1609,163 @@ static void test_encode_tmf(void)
     g_assert_cmpint(memcmp(&rsp, &want, sizeof(rsp)), ==, 0);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Task management: what a TMF covers, and when it is answered        */
+
+static vscsiif_request_t tmf_req(uint8_t act, uint16_t rqid, uint16_t ref,
+                                 uint16_t chn, uint16_t id, uint16_t lun)
+{
+    vscsiif_request_t t;
+
+    memset(&t, 0, sizeof(t));
+    t.act = act;
+    t.rqid = rqid;
+    t.ref_rqid = ref;
+    t.channel = chn;
+    t.id = id;
+    t.lun = lun;
+    return t;
+}
+
+static vscsiif_request_t lun_req(uint16_t rqid, uint16_t id, uint16_t lun)
+{
+    vscsiif_request_t r = cdb_req(rqid, VSCSIIF_DIR_FROM_DEVICE, 1);
+
+    r.id = id;
+    r.lun = lun;
+    return r;
+}
+
+static void test_tmf_covers(void)
+{
+    vscsiif_request_t abort = tmf_req(VSCSIIF_ACT_SCSI_ABORT, 9, 4, 0, 1, 0);
+    vscsiif_request_t reset = tmf_req(VSCSIIF_ACT_SCSI_RESET, 10, 0, 0, 1, 0);
+    vscsiif_request_t r4 = lun_req(4, 1, 0), r5 = lun_req(5, 1, 0);
+    vscsiif_request_t other_lun = lun_req(4, 1, 1);
+    vscsiif_request_t other_id = lun_req(4, 2, 0);
+    vscsiif_request_t other_chn = lun_req(4, 1, 0);
+    vscsiif_request_t a_tmf = tmf_req(VSCSIIF_ACT_SCSI_ABORT, 4, 0, 0, 1, 0);
+    vscsiif_request_t bogus = reset;
+
+    other_chn.channel = 1;
+    /* ABORT: exactly ref_rqid on the same nexus, once */
+    g_assert_true(xen_pvscsi_tmf_covers(&abort, &r4, false));
+    g_assert_false(xen_pvscsi_tmf_covers(&abort, &r4, true));
+    g_assert_false(xen_pvscsi_tmf_covers(&abort, &r5, false));
+    g_assert_false(xen_pvscsi_tmf_covers(&abort, &other_lun, false));
+    g_assert_false(xen_pvscsi_tmf_covers(&abort, &other_id, false));
+    g_assert_false(xen_pvscsi_tmf_covers(&abort, &other_chn, false));
+    g_assert_false(xen_pvscsi_tmf_covers(&abort, &a_tmf, false));
+    /* RESET: every CDB of the LUN, aborted ones too; nothing else */
+    g_assert_true(xen_pvscsi_tmf_covers(&reset, &r4, false));
+    g_assert_true(xen_pvscsi_tmf_covers(&reset, &r5, true));
+    g_assert_false(xen_pvscsi_tmf_covers(&reset, &other_lun, false));
+    g_assert_false(xen_pvscsi_tmf_covers(&reset, &other_id, false));
+    g_assert_false(xen_pvscsi_tmf_covers(&reset, &other_chn, false));
+    g_assert_false(xen_pvscsi_tmf_covers(&reset, &a_tmf, false));
+    /* anything else covers nothing */
+    bogus.act = VSCSIIF_ACT_SCSI_CDB;
+    g_assert_false(xen_pvscsi_tmf_covers(&bogus, &r4, false));
+    bogus.act = 0xff;
+    g_assert_false(xen_pvscsi_tmf_covers(&bogus, &r4, false));
+}
+
+static void test_tmf_order_release(void)
+{
+    XenPVSCSITmfOrder o;
+
+    xen_pvscsi_tmf_order_init(&o);
+    xen_pvscsi_tmf_order_hold(&o);
+    g_assert_false(xen_pvscsi_tmf_order_release(&o));
+    g_assert_true(xen_pvscsi_tmf_order_release(&o));
+    /* a stray release after the answer does not answer again */
+    g_assert_false(xen_pvscsi_tmf_order_release(&o));
+    g_assert_false(xen_pvscsi_tmf_order_release(&o));
+}
+
+/*
+ * The device's TMF sequence, simulated: up to 16 CDBs in flight on two
+ * LUNs, a TMF (ABORT of one of them, or RESET of LUN 0) takes a count for
+ * each request it covers; covered requests answer in random order (each
+ * response is logged, then its count released), the issuer drops its own
+ * count at a random point, and for a RESET a grace timeout may take and
+ * drop an extra count in between. Whatever the order, the TMF is answered
+ * exactly once, after every request it covers, and never before its
+ * issuer let go.
+ */
+static void test_tmf_order_random(void)
+{
+    unsigned int round;
+
+    for (round = 0; round < 20000; round++) {
+        vscsiif_request_t reqs[16], t;
+        bool covered[16], done[16] = { false };
+        unsigned int n = 1 + g_test_rand_int_range(0, 16), i, ncov = 0;
+        unsigned int left, answers = 0, steps = 0, issuer_at, timeout_at;
+        bool issuer_done = false, timed_out = false, is_reset;
+        XenPVSCSITmfOrder o;
+
+        for (i = 0; i < n; i++) {
+            reqs[i] = lun_req(i, 1, g_test_rand_int_range(0, 2));
+        }
+        is_reset = g_test_rand_bit();
+        if (is_reset) {
+            t = tmf_req(VSCSIIF_ACT_SCSI_RESET, 16, 0, 0, 1, 0);
+        } else {
+            i = g_test_rand_int_range(0, n);
+            t = tmf_req(VSCSIIF_ACT_SCSI_ABORT, 16, reqs[i].rqid, 0, 1,
+                        reqs[i].lun);
+        }
+        xen_pvscsi_tmf_order_init(&o);
+        for (i = 0; i < n; i++) {
+            covered[i] = xen_pvscsi_tmf_covers(&t, &reqs[i], false);
+            if (covered[i]) {
+                xen_pvscsi_tmf_order_hold(&o);
+                ncov++;
+            }
+        }
+        if (!is_reset) {
+            g_assert_cmpuint(ncov, ==, 1);
+        }
+        issuer_at = g_test_rand_int_range(0, n + 1);
+        timeout_at = is_reset ? g_test_rand_int_range(0, n + 2) : n + 2;
+        left = ncov;
+        while (left || !issuer_done) {
+            if (steps == issuer_at && !issuer_done) {
+                issuer_done = true;
+                if (xen_pvscsi_tmf_order_release(&o)) {
+                    g_assert_cmpuint(left, ==, 0);
+                    answers++;
+                }
+            } else if (steps == timeout_at && !timed_out && !issuer_done) {
+                /* the grace timeout: hold, cancel what is left, release */
+                timed_out = true;
+                xen_pvscsi_tmf_order_hold(&o);
+                g_assert_false(xen_pvscsi_tmf_order_release(&o));
+            } else if (left) {
+                do {
+                    i = g_test_rand_int_range(0, n);
+                } while (!covered[i] || done[i]);
+                done[i] = true;      /* its response is on the ring... */
+                left--;
+                if (xen_pvscsi_tmf_order_release(&o)) {   /* ...then this */
+                    g_assert_true(issuer_done);
+                    g_assert_cmpuint(left, ==, 0);
+                    answers++;
+                }
+            } else {
+                issuer_at = steps + 1;
+            }
+            steps++;
+        }
+        g_assert_cmpuint(answers, ==, 1);
+        for (i = 0; i < n; i++) {
+            g_assert_true(done[i] == covered[i]);
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* The whole pipeline, as the device uses it                          */
 
@@ -1770,6 +1927,9 @@ int main(int argc, char **argv)
     g_test_add_func("/xen-pvscsi/encode/cdb/rest-zero",
                     test_encode_cdb_rest_zero);
     g_test_add_func("/xen-pvscsi/encode/tmf", test_encode_tmf);
+    g_test_add_func("/xen-pvscsi/tmf/covers", test_tmf_covers);
+    g_test_add_func("/xen-pvscsi/tmf/order-release", test_tmf_order_release);
+    g_test_add_func("/xen-pvscsi/tmf/order-random", test_tmf_order_random);
 
     g_test_add_func("/xen-pvscsi/pipeline/indirect-read",
                     test_pipeline_indirect_read);

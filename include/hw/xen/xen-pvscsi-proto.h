@@ -91,4 +91,26 @@ void xen_pvscsi_encode_cdb(vscsiif_response_t *rsp, uint16_t rqid,
 void xen_pvscsi_encode_tmf(vscsiif_response_t *rsp, uint16_t rqid,
                            bool success);
 
+/*
+ * Task management. A TMF covers the requests in flight it acts on: ABORT
+ * the one whose rqid is its ref_rqid on the same channel/id/lun (unless
+ * an earlier ABORT already has it), RESET every request of that LUN.
+ * The TMF is answered only after every request it covers has been
+ * answered: it holds a count per covered request plus one of its issuer,
+ * and the release of the last count answers it.
+ */
+bool xen_pvscsi_tmf_covers(const vscsiif_request_t *tmf,
+                           const vscsiif_request_t *req, bool aborted);
+
+typedef struct XenPVSCSITmfOrder {
+    unsigned int pending;
+} XenPVSCSITmfOrder;
+
+/* The issuer's own count. */
+void xen_pvscsi_tmf_order_init(XenPVSCSITmfOrder *o);
+/* One more count: a covered request, or the issuer again. */
+void xen_pvscsi_tmf_order_hold(XenPVSCSITmfOrder *o);
+/* Drop a count; true when it was the last: answer the TMF now. */
+bool xen_pvscsi_tmf_order_release(XenPVSCSITmfOrder *o);
+
 #endif /* HW_XEN_XEN_PVSCSI_PROTO_H */
