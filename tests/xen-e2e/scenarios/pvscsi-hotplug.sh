@@ -5,7 +5,6 @@
 # device_add/device_del; a vhost created by a toolstack; CLI errors;
 # attach/detach cycles without leaks; several LUNs changed in one
 # reconfiguration.
-# XE_DEFAULT=0 (not yet passing end to end; run it by name)
 # XE_TIMEOUT=900
 # SPDX-License-Identifier: GPL-2.0-or-later
 . "$XE_HARNESS/lib/dom0.sh"
