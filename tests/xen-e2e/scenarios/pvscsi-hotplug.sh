@@ -161,6 +161,30 @@ domu_sync hp qmp-removed 180 || { domu_wait hp 30; exit 1; }
 domu_release hp qmp-removed
 domu_sync hp cycles-done 180 || { domu_wait hp 30; exit 1; }
 
+# --- hot-plug script (block-script contract) ----------------------------
+# The script prepares the p-dev ("add"), hands back the device to use in
+# physical-device-path, and is called again with "remove" after detach.
+truncate -s 16M /tmp/script-src.img /tmp/script-target.img
+cat > /tmp/hp-script <<'SCRIPT'
+#!/bin/sh
+echo "$1 $XENBUS_PATH" >> /tmp/hp-script.log
+[ "$1" = add ] && xenstore-write "$XENBUS_PATH/physical-device-path" /tmp/script-target.img
+exit 0
+SCRIPT
+chmod +x /tmp/hp-script
+rm -f /tmp/hp-script.log
+check script-attach "$CLI" attach "$DOMID" /tmp/script-src.img 0:0:5:0,script=/tmp/hp-script
+SDEV=$(for d in $(xenstore-list "$BE/0/vscsi-devs"); do
+           [ "$(xs_read "$BE/0/vscsi-devs/$d/v-dev")" = 0:0:5:0 ] && echo "$d"; done)
+check_eq script-pdev-from-script "$(xs_read "$BE/0/vscsi-devs/$SDEV/p-dev")" /tmp/script-target.img
+check_eq script-pdevname-kept "$(xs_read "$BE/0/vscsi-devs/$SDEV/p-devname")" /tmp/script-src.img
+check_xs script-lun-connected "$BE/0/vscsi-devs/$SDEV/state" 4
+check script-detach "$CLI" detach "$DOMID" 0:0:5:0
+check_eq script-calls "$(tr '\n' '|' < /tmp/hp-script.log)" "add $BE/0/vscsi-devs/$SDEV|remove $BE/0/vscsi-devs/$SDEV|"
+cli_err script-err-failing 1 "script /bin/false add failed" \
+    attach "$DOMID" /tmp/script-src.img 0:0:5:0,script=/bin/false
+check_sh script-err-nothing-left "! '$CLI' list $DOMID | grep -q ' 0:0:5:0 '"
+
 # --- attach/detach cycles: no leaks ------------------------------------
 pid=${XE_QEMU_PID[hp]}
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
