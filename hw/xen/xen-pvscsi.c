@@ -881,10 +881,11 @@ static void xen_pvscsi_bh(void *opaque)
     if (!s->ring_ok) {
         return;
     }
-    if (s->rsp_pending && !s->in_intake) {
-        xen_pvscsi_push_responses(s);
-    }
-    /* Responses free ring slots: pick up requests we had to leave. */
+    /*
+     * Responses freed ring slots: pick up requests we had to leave.
+     * (Responses are pushed where they are written, or at the end of the
+     * intake that wrote them; none wait for this BH.)
+     */
     xen_pvscsi_handle_requests(s);
 }
 
@@ -1124,6 +1125,24 @@ static void xen_pvscsi_lun_free(XenPVSCSI *s, XenPVSCSILun *lun)
     xen_pvscsi_lun_release(lun);
 }
 
+/*
+ * Unplug @dev from our bus and destroy it. An asynchronous unplug finishes
+ * here, not in qdev_unplug(): unparenting finalizes the device (its drive
+ * is released) and emits DEVICE_DELETED.
+ */
+static bool xen_pvscsi_remove_device(XenPVSCSI *s, DeviceState *dev,
+                                     Error **errp)
+{
+    ERRP_GUARD();
+
+    hotplug_handler_unplug(HOTPLUG_HANDLER(s), dev, errp);
+    if (*errp) {
+        return false;
+    }
+    object_unparent(OBJECT(dev));
+    return true;
+}
+
 /* Finish a device_del once the frontend has let go of the LUN. */
 static void xen_pvscsi_lun_unplug_now(XenPVSCSI *s, XenPVSCSILun *lun)
 {
@@ -1137,17 +1156,9 @@ static void xen_pvscsi_lun_unplug_now(XenPVSCSI *s, XenPVSCSILun *lun)
     }
     if (sdev) {
         trace_xen_pvscsi_lun_unplug(s->xendev.name, DEVICE(sdev)->id ?: "");
-        hotplug_handler_unplug(HOTPLUG_HANDLER(s), DEVICE(sdev), &local_err);
-        if (local_err) {
+        if (!xen_pvscsi_remove_device(s, DEVICE(sdev), &local_err)) {
             error_report_err(local_err);
-            return;
         }
-        /*
-         * An asynchronous unplug finishes here, not in qdev_unplug():
-         * unparenting finalizes the device (its drive is released) and
-         * emits DEVICE_DELETED.
-         */
-        object_unparent(OBJECT(sdev));
     }
 }
 
@@ -1640,15 +1651,11 @@ static void xen_pvscsi_unplug_timeout(void *opaque)
 static void xen_pvscsi_unplug_request(HotplugHandler *hotplug_dev,
                                       DeviceState *dev, Error **errp)
 {
-    ERRP_GUARD();
     XenPVSCSI *s = XEN_PVSCSI(hotplug_dev);
     XenPVSCSILun *lun = xen_pvscsi_find_lun(s, SCSI_DEVICE(dev));
 
     if (!lun) {
-        hotplug_handler_unplug(hotplug_dev, dev, errp);
-        if (!*errp) {
-            object_unparent(OBJECT(dev));
-        }
+        xen_pvscsi_remove_device(s, dev, errp);
         return;
     }
     if (lun->unplug_requested) {
