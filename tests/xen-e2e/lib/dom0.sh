@@ -244,7 +244,13 @@ domu_wait() {
 # ------------------------------------------------------------------- QEMU ---
 # XE_TWO_LUNS: QEMU arguments for the usual vhost vs0 with a raw LUN at
 # 0:1:0 (/tmp/disk0.img) and a qcow2 LUN at 0:2:0 (/tmp/disk1.qcow2),
-# cache=none, aio=native. The scenario creates the two images.
+# cache=none, aio=native. xe_two_lun_images creates the two images.
+# xe_two_lun_images RAW_MB QCOW2_MB: the images of XE_TWO_LUNS (records
+# the check qemu-img-create).
+xe_two_lun_images() {
+    truncate -s "$1M" /tmp/disk0.img &&
+        check qemu-img-create "$XE_QEMU_IMG" create -q -f qcow2 /tmp/disk1.qcow2 "$2M"
+}
 # shellcheck disable=SC2054
 XE_TWO_LUNS=(-drive if=none,id=d0,file=/tmp/disk0.img,format=raw,cache=none,aio=native
              -drive if=none,id=d1,file=/tmp/disk1.qcow2,format=qcow2,cache=none,aio=native

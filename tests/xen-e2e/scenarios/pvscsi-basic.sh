@@ -10,8 +10,7 @@
 
 RAW_MB=64
 QCOW_MB=48
-truncate -s ${RAW_MB}M /tmp/disk0.img
-check qemu-img-create "$XE_QEMU_IMG" create -q -f qcow2 /tmp/disk1.qcow2 ${QCOW_MB}M || exit 1
+xe_two_lun_images "$RAW_MB" "$QCOW_MB" || exit 1
 
 guest_script basic <<'EOF_GUEST'
 xe_modprobe xen-scsifront sd_mod sg ext4

@@ -9,8 +9,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 . "$XE_HARNESS/lib/dom0.sh"
 
-truncate -s 96M /tmp/disk0.img
-check qemu-img-create "$XE_QEMU_IMG" create -q -f qcow2 /tmp/disk1.qcow2 96M || exit 1
+xe_two_lun_images 96 96 || exit 1
 
 guest_script fio <<'EOF_GUEST'
 xe_modprobe xen-scsifront sd_mod sg

@@ -13,8 +13,7 @@
 . "$XE_HARNESS/lib/dom0.sh"
 
 CYCLES=${RECONNECT_CYCLES:-3}
-truncate -s 64M /tmp/disk0.img
-check qemu-img-create "$XE_QEMU_IMG" create -q -f qcow2 /tmp/disk1.qcow2 48M || exit 1
+xe_two_lun_images 64 48 || exit 1
 
 guest_script reconnect <<'EOF_GUEST'
 xe_modprobe xen-scsifront sd_mod sg
