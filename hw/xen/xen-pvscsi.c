@@ -574,20 +574,34 @@ static void xen_pvscsi_tmf_cancel_pending(XenPVSCSITmf *tmf)
     }
 }
 
-static void xen_pvscsi_do_abort(XenPVSCSI *s, const vscsiif_request_t *t)
+/*
+ * Take the issuer's count on @tmf and a wait on every request in flight
+ * that @t covers. An ABORT marks its request, so that a second ABORT of
+ * the same request does not cover it again.
+ */
+static void xen_pvscsi_tmf_collect(XenPVSCSITmf *tmf,
+                                   const vscsiif_request_t *t)
 {
-    XenPVSCSITmf *tmf = xen_pvscsi_tmf_new(s, t);
     XenPVSCSIReq *r;
 
-    /* The issuer's count keeps the TMF alive while cancels are started. */
     xen_pvscsi_tmf_order_init(&tmf->order);
-    QTAILQ_FOREACH(r, &s->inflight, next) {
+    QTAILQ_FOREACH(r, &tmf->s->inflight, next) {
         if (r->sreq && xen_pvscsi_tmf_covers(t, &r->d.req, r->aborted) &&
             tmf->nr_waits < ARRAY_SIZE(tmf->waits)) {
-            r->aborted = true;
+            if (t->act == VSCSIIF_ACT_SCSI_ABORT) {
+                r->aborted = true;
+            }
             xen_pvscsi_tmf_wait(tmf, r);
         }
     }
+}
+
+static void xen_pvscsi_do_abort(XenPVSCSI *s, const vscsiif_request_t *t)
+{
+    XenPVSCSITmf *tmf = xen_pvscsi_tmf_new(s, t);
+
+    /* The issuer's count keeps the TMF alive while cancels are started. */
+    xen_pvscsi_tmf_collect(tmf, t);
     trace_xen_pvscsi_tmf(t->rqid, t->act, t->ref_rqid, tmf->nr_waits);
 
     /*
@@ -625,7 +639,6 @@ static void xen_pvscsi_do_reset(XenPVSCSI *s, const vscsiif_request_t *t)
 {
     SCSIDevice *sdev = scsi_device_get(&s->bus, t->channel, t->id, t->lun);
     XenPVSCSITmf *tmf;
-    XenPVSCSIReq *r;
 
     if (!sdev || sdev->channel != t->channel || sdev->id != t->id ||
         sdev->lun != t->lun) {
@@ -642,13 +655,7 @@ static void xen_pvscsi_do_reset(XenPVSCSI *s, const vscsiif_request_t *t)
 
     tmf = xen_pvscsi_tmf_new(s, t);
     tmf->sdev = sdev;
-    xen_pvscsi_tmf_order_init(&tmf->order);
-    QTAILQ_FOREACH(r, &s->inflight, next) {
-        if (r->sreq && xen_pvscsi_tmf_covers(t, &r->d.req, false) &&
-            tmf->nr_waits < ARRAY_SIZE(tmf->waits)) {
-            xen_pvscsi_tmf_wait(tmf, r);
-        }
-    }
+    xen_pvscsi_tmf_collect(tmf, t);
     trace_xen_pvscsi_tmf(t->rqid, t->act, 0, tmf->nr_waits);
     if (tmf->nr_waits) {
         tmf->timer = aio_timer_new(s->ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
