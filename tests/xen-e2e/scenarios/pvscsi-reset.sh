@@ -33,6 +33,19 @@ for round in 1 2; do
     check_sh fio-$round-verify-clean "! grep -q 'verify: bad\|bad magic\|err=[ ]*[1-9]' /tmp/fio-$round.out"
     xe_say "round $round: $(grep -E '^ +(read|write):' /tmp/fio-$round.out | tr -s ' ' | tr '\n' ' ')"
 done
+# A reset that lands after fio's last command leaves its unit attention
+# for the next command: the first TEST UNIT READY either passes (fio
+# consumed it) or reports exactly that UA (sg_turs exit 6, 29/00); the
+# second one must pass.
+ua_out=$(sg_turs "$SG" 2>&1)
+ua_rc=$?
+xe_say "first TUR after the resets: exit $ua_rc $(echo "$ua_out" | tr '\n' ' ')"
+ua_ok="exit $ua_rc"
+if [ "$ua_rc" = 0 ] || { [ "$ua_rc" = 6 ] &&
+        echo "$ua_out" | grep -q 'Power on, reset, or bus device reset occurred'; }; then
+    ua_ok=ok
+fi
+check_eq first-tur-ok-or-reset-ua "$ua_ok" ok
 check sg_turs-after sg_turs "$SG"
 check data-md5-after xe_rw_verify "$RAW" 64 8
 xe_diag 40
