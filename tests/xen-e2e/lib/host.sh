@@ -51,8 +51,10 @@ xe_candidates() {
 }
 
 # The project's QEMU binaries (passed to dom0 through 9p; never baked in).
-XE_QEMU_BIN="$XPV_BUILD/qemu-system-x86_64"
-XE_QEMU_IMG="$XPV_BUILD/qemu-img"
+# XE_QEMU_BIN may name another build of the device, e.g. a saved copy of an
+# earlier commit's binary, to show that a new check fails without a fix.
+: "${XE_QEMU_BIN:=$XPV_BUILD/qemu-system-x86_64}"
+: "${XE_QEMU_IMG:=$XPV_BUILD/qemu-img}"
 
 # Debian packages providing the shared libraries of the project's QEMU and
 # qemu-img, as installed on this (bookworm) machine. dom0 must have them.
