@@ -191,6 +191,20 @@ uint8_t xen_pvscsi_host_code(int qemu_host_status)
     }
 }
 
+bool xen_pvscsi_host_as_status(uint8_t host)
+{
+    switch (host) {
+    case XEN_VSCSIIF_RSLT_HOST_TARGET_FAILURE:
+    case XEN_VSCSIIF_RSLT_HOST_NEXUS_FAILURE:
+    case XEN_VSCSIIF_RSLT_HOST_ALLOC_FAILURE:
+    case XEN_VSCSIIF_RSLT_HOST_MEDIUM_ERROR:
+    case XEN_VSCSIIF_RSLT_HOST_TRANSPORT_MARGINAL:
+        return true;
+    default:
+        return false;
+    }
+}
+
 void xen_pvscsi_encode_cdb(vscsiif_response_t *rsp, uint16_t rqid,
                            uint8_t host, uint8_t status,
                            const uint8_t *sense, size_t sense_len,

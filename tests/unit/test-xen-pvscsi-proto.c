@@ -1414,6 +1414,33 @@ static void test_host_code_range(void)
     g_assert_cmpuint(xen_pvscsi_host_code(INT_MAX), <=, 20);
 }
 
+/*
+ * Linux xen-scsifront knows host codes 0-15 and turns 16-20 into
+ * DID_ERROR: exactly those are answered as a SCSI status instead, which
+ * covers every QEMU host status above 15.
+ */
+static void test_host_as_status(void)
+{
+    static const int qemu_beyond_frontend[] = {
+        SCSI_HOST_TARGET_FAILURE, SCSI_HOST_RESERVATION_ERROR,
+        SCSI_HOST_ALLOCATION_FAILURE, SCSI_HOST_MEDIUM_ERROR,
+    };
+    unsigned int v, i;
+
+    for (v = 0; v <= 255; v++) {
+        g_assert_cmpint(xen_pvscsi_host_as_status(v), ==, v >= 16 && v <= 20);
+    }
+    for (i = 0; i < ARRAY_SIZE(qemu_beyond_frontend); i++) {
+        uint8_t h = xen_pvscsi_host_code(qemu_beyond_frontend[i]);
+
+        g_assert_true(xen_pvscsi_host_as_status(h));
+    }
+    g_assert_false(xen_pvscsi_host_as_status(
+                       xen_pvscsi_host_code(SCSI_HOST_TRANSPORT_DISRUPTED)));
+    g_assert_false(xen_pvscsi_host_as_status(
+                       xen_pvscsi_host_code(SCSI_HOST_ERROR)));
+}
+
 /* ------------------------------------------------------------------ */
 /* xen_pvscsi_encode_cdb / xen_pvscsi_encode_tmf                      */
 
@@ -1915,6 +1942,7 @@ int main(int argc, char **argv)
     g_test_add_func("/xen-pvscsi/host-code/identity", test_host_code_identity);
     g_test_add_func("/xen-pvscsi/host-code/unknown", test_host_code_unknown);
     g_test_add_func("/xen-pvscsi/host-code/range", test_host_code_range);
+    g_test_add_func("/xen-pvscsi/host-code/as-status", test_host_as_status);
 
     g_test_add_func("/xen-pvscsi/encode/cdb/rslt", test_encode_cdb_rslt);
     g_test_add_func("/xen-pvscsi/encode/cdb/values", test_encode_cdb_values);

@@ -81,6 +81,15 @@ unsigned int xen_pvscsi_sg_window(const vscsiif_segment_t *elems,
 /* QEMU SCSIHostStatus value -> XEN_VSCSIIF_RSLT_HOST_* (unknown: ERROR). */
 uint8_t xen_pvscsi_host_code(int qemu_host_status);
 
+/*
+ * Host codes that Linux xen-scsifront turns into DID_ERROR, losing their
+ * meaning (16-20: target failure, nexus failure/reservation conflict,
+ * allocation failure, medium error, marginal path). The backend answers
+ * those with a SCSI status and sense data instead, as QEMU does for HBAs
+ * without a host byte (scsi_sense_from_host_status()).
+ */
+bool xen_pvscsi_host_as_status(uint8_t host);
+
 /* Build the response to a CDB; sense beyond 96 bytes is dropped. */
 void xen_pvscsi_encode_cdb(vscsiif_response_t *rsp, uint16_t rqid,
                            uint8_t host, uint8_t status,
