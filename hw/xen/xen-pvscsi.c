@@ -47,6 +47,18 @@ OBJECT_DECLARE_SIMPLE_TYPE(XenPVSCSI, XEN_PVSCSI)
 #define XEN_PVSCSI_MAX_LUN      255
 
 #define XEN_PVSCSI_VHOST_AUTO   UINT32_MAX
+#define XEN_PVSCSI_MAX_VHOST    1024
+
+/*
+ * Requests taken off the ring per call of the intake; more are left to a
+ * BH, so that a guest that keeps the ring full of requests that complete at
+ * once cannot keep the main loop (or the iothread) to itself.
+ */
+#define XEN_PVSCSI_BATCH        XEN_PVSCSI_RING_SIZE
+
+/* A LUN removal waits for its requests; say so after this long. */
+#define XEN_PVSCSI_REMOVAL_POLL_MS  100
+#define XEN_PVSCSI_REMOVAL_WARN_MS  5000
 
 /* Guest-triggered log lines: at most this many per second per vhost. */
 #define XEN_PVSCSI_LOG_BURST    10
@@ -71,10 +83,12 @@ QEMU_BUILD_BUG_ON(SCSI_HOST_MEDIUM_ERROR !=
                   XEN_VSCSIIF_RSLT_HOST_MEDIUM_ERROR);
 
 typedef struct XenPVSCSI XenPVSCSI;
+typedef struct XenPVSCSIPool XenPVSCSIPool;
 
 /* One CDB in flight. A pool of XEN_PVSCSI_RING_SIZE of them per ring. */
 typedef struct XenPVSCSIReq {
     XenPVSCSI *s;
+    XenPVSCSIPool *pool;
     SCSIRequest *sreq;
     XenPVSCSIDecoded d;
     vscsiif_segment_t *elems;       /* data elements (d.req.seg or ind[]) */
@@ -84,10 +98,28 @@ typedef struct XenPVSCSIReq {
     XenPVSCSICopySeg *win;
     uint64_t data_len;
     uint64_t pos;                   /* bytes moved so far */
+    uint64_t dev_residual;          /* what the device did not transfer */
     uint8_t fail_host;              /* answer with this host code if set */
     bool aborted;
     QTAILQ_ENTRY(XenPVSCSIReq) next;
 } XenPVSCSIReq;
+
+/*
+ * The requests of one ring connection (ring context). A connection that
+ * ends with requests still in flight leaves its pool behind, detached:
+ * its requests are cancelled, answered to nobody, and the last one to
+ * finish frees the pool. So nothing of an old connection can reach a later
+ * ring, and no disconnect waits for I/O.
+ */
+struct XenPVSCSIPool {
+    XenPVSCSI *s;
+    bool detached;
+    bool held;                      /* being walked: do not free */
+    unsigned int nr_inflight;
+    QTAILQ_HEAD(, XenPVSCSIReq) free_reqs;
+    QTAILQ_HEAD(, XenPVSCSIReq) inflight;
+    XenPVSCSIReq reqs[XEN_PVSCSI_RING_SIZE];
+};
 
 typedef struct XenPVSCSITmf XenPVSCSITmf;
 
@@ -128,6 +160,16 @@ typedef struct XenPVSCSILun {
     QLIST_ENTRY(XenPVSCSILun) next;
 } XenPVSCSILun;
 
+/* A LUN's device whose removal waits for its last requests to finish. */
+typedef struct XenPVSCSIRemoval {
+    XenPVSCSI *s;
+    DeviceState *dev;               /* referenced */
+    QEMUTimer *timer;
+    int64_t since;
+    bool warned;
+    QLIST_ENTRY(XenPVSCSIRemoval) next;
+} XenPVSCSIRemoval;
+
 struct XenPVSCSI {
     XenDevice xendev;
     SCSIBus bus;
@@ -141,27 +183,37 @@ struct XenPVSCSI {
     AioContext *ctx;
     QEMUBH *bh;                     /* resume intake after a full ring */
 
+    /* main loop: the ring is mapped and the event channel attached */
+    bool dataplane_on;
+
     /* ring state; touched only in ctx while connected */
     vscsiif_back_ring_t ring;
     void *sring;
     unsigned int ring_ref;
     XenEventChannel *event_channel;
+    XenPVSCSIPool *pool;            /* this connection's requests */
     bool ring_ok;                   /* responses may be written */
     bool halted;                    /* guest broke the ring protocol */
     bool rsp_pending;               /* responses not pushed yet */
     bool in_intake;                 /* handle_requests() is running */
     bool intake_stalled;            /* requests left for lack of a slot */
     uint64_t gen;                   /* bumped at every connect/disconnect */
-    XenPVSCSIReq reqs[XEN_PVSCSI_RING_SIZE];
-    QTAILQ_HEAD(, XenPVSCSIReq) free_reqs;
-    QTAILQ_HEAD(, XenPVSCSIReq) inflight;
-    unsigned int nr_inflight;
     unsigned int nr_tmf;
 
     /* xenstore LUN table; main loop only */
     QLIST_HEAD(, XenPVSCSILun) luns;
-    int adopt_devnum;               /* plug: use this toolstack dev-N */
+    QLIST_HEAD(, XenPVSCSIRemoval) removals;
+    bool adopt;                     /* plug: use the toolstack's dev-N */
+    unsigned int adopt_devnum;
     bool feature_host;              /* toolstack: passthrough LUNs */
+    struct qemu_xs_watch *devs_watch;   /* vscsi-devs */
+
+    /*
+     * LUN addresses whose device is on its way out (removal waiting for
+     * requests): not reachable from the ring. Written in the main loop,
+     * read in ctx.
+     */
+    bool gone[XEN_PVSCSI_MAX_TARGET + 1][XEN_PVSCSI_MAX_LUN + 1];
 
     /* rate limit for guest-triggered log lines */
     int64_t log_window;
@@ -268,19 +320,62 @@ static void xen_pvscsi_tmf_respond(XenPVSCSITmf *tmf)
     g_free(tmf);
 }
 
+static XenPVSCSIPool *xen_pvscsi_pool_new(XenPVSCSI *s)
+{
+    XenPVSCSIPool *pool = g_new0(XenPVSCSIPool, 1);
+    unsigned int i, max_elems = MAX(s->sg_grant, VSCSIIF_SG_TABLESIZE);
+
+    pool->s = s;
+    QTAILQ_INIT(&pool->free_reqs);
+    QTAILQ_INIT(&pool->inflight);
+    for (i = 0; i < XEN_PVSCSI_RING_SIZE; i++) {
+        XenPVSCSIReq *r = &pool->reqs[i];
+
+        r->s = s;
+        r->pool = pool;
+        r->ind = g_new0(vscsiif_segment_t, max_elems);
+        r->copy = g_new0(XenDeviceGrantCopySegment, max_elems);
+        r->win = g_new0(XenPVSCSICopySeg, max_elems);
+        QTAILQ_INSERT_TAIL(&pool->free_reqs, r, next);
+    }
+    return pool;
+}
+
+static void xen_pvscsi_pool_free(XenPVSCSIPool *pool)
+{
+    unsigned int i;
+
+    for (i = 0; i < XEN_PVSCSI_RING_SIZE; i++) {
+        g_free(pool->reqs[i].ind);
+        g_free(pool->reqs[i].copy);
+        g_free(pool->reqs[i].win);
+    }
+    g_free(pool);
+}
+
+/* Free a detached pool once nothing of it is in flight. */
+static void xen_pvscsi_pool_maybe_free(XenPVSCSIPool *pool)
+{
+    if (pool->detached && !pool->held && !pool->nr_inflight) {
+        xen_pvscsi_pool_free(pool);
+    }
+}
+
 static XenPVSCSIReq *xen_pvscsi_get_req(XenPVSCSI *s)
 {
-    XenPVSCSIReq *r = QTAILQ_FIRST(&s->free_reqs);
+    XenPVSCSIPool *pool = s->pool;
+    XenPVSCSIReq *r = QTAILQ_FIRST(&pool->free_reqs);
 
     if (r) {
-        QTAILQ_REMOVE(&s->free_reqs, r, next);
-        QTAILQ_INSERT_TAIL(&s->inflight, r, next);
-        s->nr_inflight++;
+        QTAILQ_REMOVE(&pool->free_reqs, r, next);
+        QTAILQ_INSERT_TAIL(&pool->inflight, r, next);
+        pool->nr_inflight++;
         r->sreq = NULL;
         r->elems = NULL;
         r->nr_elems = 0;
         r->data_len = 0;
         r->pos = 0;
+        r->dev_residual = 0;
         r->fail_host = 0;
         r->aborted = false;
     }
@@ -289,31 +384,40 @@ static XenPVSCSIReq *xen_pvscsi_get_req(XenPVSCSI *s)
 
 static void xen_pvscsi_put_req(XenPVSCSIReq *r)
 {
-    XenPVSCSI *s = r->s;
+    XenPVSCSIPool *pool = r->pool;
 
     if (r->sreq) {
         r->sreq->hba_private = NULL;
         scsi_req_unref(r->sreq);
         r->sreq = NULL;
     }
-    QTAILQ_REMOVE(&s->inflight, r, next);
-    QTAILQ_INSERT_HEAD(&s->free_reqs, r, next);
-    s->nr_inflight--;
+    QTAILQ_REMOVE(&pool->inflight, r, next);
+    QTAILQ_INSERT_HEAD(&pool->free_reqs, r, next);
+    pool->nr_inflight--;
+    xen_pvscsi_pool_maybe_free(pool);
 }
 
-/* Answer a CDB and release its slot. */
+/*
+ * Answer a CDB and release its slot. A request of an earlier connection
+ * (detached pool) is answered to nobody: its rqid means nothing on the
+ * ring of today.
+ */
 static void xen_pvscsi_finish(XenPVSCSIReq *r, uint8_t host, uint8_t status,
                               const uint8_t *sense, size_t sense_len)
 {
     XenPVSCSI *s = r->s;
-    uint32_t residual = r->data_len > r->pos ? r->data_len - r->pos : 0;
+    uint64_t residual = r->data_len > r->pos ? r->data_len - r->pos : 0;
     vscsiif_response_t rsp;
 
+    /* The device may know better (a short passthrough transfer). */
+    residual = MAX(residual, MIN(r->dev_residual, r->data_len));
     trace_xen_pvscsi_complete(r, r->d.req.rqid, host, status, sense_len,
                               residual);
-    xen_pvscsi_encode_cdb(&rsp, r->d.req.rqid, host, status, sense,
-                          sense_len, residual);
-    xen_pvscsi_put_response(s, &rsp);
+    if (!r->pool->detached) {
+        xen_pvscsi_encode_cdb(&rsp, r->d.req.rqid, host, status, sense,
+                              sense_len, residual);
+        xen_pvscsi_put_response(s, &rsp);
+    }
     xen_pvscsi_put_req(r);
 }
 
@@ -365,6 +469,11 @@ static void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len)
     }
     s = r->s;
     trace_xen_pvscsi_transfer(r, r->d.req.rqid, r->pos, len);
+    if (r->pool->detached) {
+        /* Its frontend is gone: no guest memory is touched any more. */
+        scsi_req_cancel_async(sreq, NULL);
+        return;
+    }
 
     to_domain = r->d.mode == XEN_PVSCSI_DATA_FROM_DEVICE;
     buf = scsi_req_get_buf(sreq);
@@ -412,7 +521,7 @@ static void xen_pvscsi_command_complete(SCSIRequest *sreq, size_t residual)
 {
     XenPVSCSIReq *r = sreq->hba_private;
     uint8_t sense[VSCSIIF_SENSE_BUFFERSIZE];
-    int sense_len = 0;
+    size_t sense_len = 0;
 
     if (!r) {
         return;
@@ -421,22 +530,53 @@ static void xen_pvscsi_command_complete(SCSIRequest *sreq, size_t residual)
         xen_pvscsi_finish(r, r->fail_host, 0, NULL, 0);
         return;
     }
-    if (sreq->status != GOOD) {
-        sense_len = scsi_req_get_sense(sreq, sense, sizeof(sense));
+    if (sreq->status != GOOD && sreq->sense_len) {
+        uint8_t fixed[SCSI_SENSE_BUF_SIZE];
+
+        /*
+         * The guest gets the sense data as the device returned it
+         * (descriptor format stays descriptor format);
+         * scsi_req_get_sense() is still called for its unit attention
+         * bookkeeping.
+         */
+        scsi_req_get_sense(sreq, fixed, sizeof(fixed));
+        sense_len = MIN(sreq->sense_len, sizeof(sense));
+        memcpy(sense, sreq->sense, sense_len);
     }
+    r->dev_residual = residual;
     xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_OK, sreq->status & 0xff,
-                      sense, MAX(sense_len, 0));
+                      sense, sense_len);
 }
 
 static void xen_pvscsi_command_failed(SCSIRequest *sreq)
 {
     XenPVSCSIReq *r = sreq->hba_private;
+    uint8_t host;
 
     if (!r) {
         return;
     }
-    xen_pvscsi_finish(r, r->fail_host ? r->fail_host :
-                      xen_pvscsi_host_code(sreq->host_status), 0, NULL, 0);
+    host = r->fail_host ? r->fail_host :
+           xen_pvscsi_host_code(sreq->host_status);
+    if (!r->fail_host && xen_pvscsi_host_as_status(host)) {
+        /*
+         * A host code the frontend cannot tell from DID_ERROR: answer as
+         * QEMU does for HBAs without a host byte, with a SCSI status and
+         * sense data that carry the same meaning (e.g. RESERVATION
+         * CONFLICT, MEDIUM ERROR).
+         */
+        SCSISense sense = { 0 };
+        uint8_t buf[SCSI_SENSE_LEN];
+        int status = scsi_sense_from_host_status(sreq->host_status, &sense);
+        size_t len = 0;
+
+        if (status == CHECK_CONDITION) {
+            len = scsi_build_sense(buf, sense);
+        }
+        xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_OK, status, buf, len);
+        return;
+    }
+    xen_pvscsi_finish(r, host, 0, NULL, 0);
 }
 
 static void xen_pvscsi_request_cancelled(SCSIRequest *sreq)
@@ -462,7 +602,7 @@ static void xen_pvscsi_drained_begin(SCSIBus *bus)
 {
     XenPVSCSI *s = container_of(bus, XenPVSCSI, bus);
 
-    if (s->event_channel) {
+    if (s->dataplane_on) {
         xen_device_set_event_channel_context(&s->xendev, s->event_channel,
                                              NULL, &error_abort);
     }
@@ -472,7 +612,11 @@ static void xen_pvscsi_drained_end(SCSIBus *bus)
 {
     XenPVSCSI *s = container_of(bus, XenPVSCSI, bus);
 
-    if (s->event_channel) {
+    /*
+     * Not while a disconnect is taking the channel down: it detached the
+     * handler and is about to unbind the channel.
+     */
+    if (s->dataplane_on) {
         xen_device_set_event_channel_context(&s->xendev, s->event_channel,
                                              s->ctx, &error_abort);
     }
@@ -495,6 +639,28 @@ static const struct SCSIBusInfo xen_pvscsi_scsi_info = {
 
 /* ------------------------------------------------------------------ */
 /* Task management                                                      */
+
+/*
+ * The LUN at channel:id:lun, referenced, or NULL: not configured, or on
+ * its way out (its removal waits for requests to finish).
+ */
+static SCSIDevice *xen_pvscsi_device_get(XenPVSCSI *s, unsigned int channel,
+                                         unsigned int id, unsigned int lun)
+{
+    SCSIDevice *sdev;
+
+    if (channel > XEN_PVSCSI_MAX_CHANNEL || id > XEN_PVSCSI_MAX_TARGET ||
+        lun > XEN_PVSCSI_MAX_LUN || qatomic_read(&s->gone[id][lun])) {
+        return NULL;
+    }
+    sdev = scsi_device_get(&s->bus, channel, id, lun);
+    if (sdev && (sdev->channel != channel || sdev->id != id ||
+                 sdev->lun != lun)) {
+        object_unref(OBJECT(sdev));
+        sdev = NULL;
+    }
+    return sdev;
+}
 
 static void xen_pvscsi_tmf_release(XenPVSCSITmf *tmf);
 
@@ -585,7 +751,7 @@ static void xen_pvscsi_tmf_collect(XenPVSCSITmf *tmf,
     XenPVSCSIReq *r;
 
     xen_pvscsi_tmf_order_init(&tmf->order);
-    QTAILQ_FOREACH(r, &tmf->s->inflight, next) {
+    QTAILQ_FOREACH(r, &tmf->s->pool->inflight, next) {
         if (r->sreq && xen_pvscsi_tmf_covers(t, &r->d.req, r->aborted) &&
             tmf->nr_waits < ARRAY_SIZE(tmf->waits)) {
             if (t->act == VSCSIIF_ACT_SCSI_ABORT) {
@@ -637,17 +803,13 @@ static void xen_pvscsi_reset_timeout(void *opaque)
  */
 static void xen_pvscsi_do_reset(XenPVSCSI *s, const vscsiif_request_t *t)
 {
-    SCSIDevice *sdev = scsi_device_get(&s->bus, t->channel, t->id, t->lun);
+    SCSIDevice *sdev = xen_pvscsi_device_get(s, t->channel, t->id, t->lun);
     XenPVSCSITmf *tmf;
 
-    if (!sdev || sdev->channel != t->channel || sdev->id != t->id ||
-        sdev->lun != t->lun) {
+    if (!sdev) {
         vscsiif_response_t rsp;
 
         trace_xen_pvscsi_tmf(t->rqid, t->act, 0, 0);
-        if (sdev) {
-            object_unref(OBJECT(sdev));
-        }
         xen_pvscsi_encode_tmf(&rsp, t->rqid, false);
         xen_pvscsi_put_response(s, &rsp);
         return;
@@ -735,9 +897,8 @@ static void xen_pvscsi_do_cdb(XenPVSCSIReq *r)
     trace_xen_pvscsi_request(r, q->rqid, q->act, q->channel, q->id, q->lun,
                              q->cmnd[0], q->sc_data_direction, r->data_len);
 
-    sdev = scsi_device_get(&s->bus, q->channel, q->id, q->lun);
-    if (!sdev || sdev->channel != q->channel || sdev->id != q->id ||
-        sdev->lun != q->lun) {
+    sdev = xen_pvscsi_device_get(s, q->channel, q->id, q->lun);
+    if (!sdev) {
         /* The midlayer may probe LUNs that are not configured. */
         if (sdev) {
             object_unref(OBJECT(sdev));
@@ -820,9 +981,11 @@ static void xen_pvscsi_submit(XenPVSCSI *s, XenPVSCSIReq *r)
 
 static bool xen_pvscsi_handle_requests(XenPVSCSI *s)
 {
+    unsigned int budget = XEN_PVSCSI_BATCH;
     bool progress = false;
+    bool more_later = false;
     RING_IDX rp;
-    int more;
+    int more = 0;
 
     if (!s->ring_ok || s->halted || s->in_intake) {
         return false;
@@ -852,13 +1015,23 @@ static bool xen_pvscsi_handle_requests(XenPVSCSI *s)
              * At most RING_SIZE requests are unanswered (the check above),
              * CDBs and TMFs together, so a CDB slot is always free.
              */
-            XenPVSCSIReq *r = xen_pvscsi_get_req(s);
+            XenPVSCSIReq *r;
 
+            if (!budget) {
+                /* Enough for one call: the rest from the BH. */
+                more_later = true;
+                break;
+            }
+            r = xen_pvscsi_get_req(s);
             if (!r) {
                 break;
             }
+            budget--;
             xen_pvscsi_submit(s, r);
             progress = true;
+        }
+        if (more_later) {
+            break;
         }
         if (s->ring.req_cons != rp) {
             /* Ring full of unanswered requests: a response will kick us. */
@@ -872,7 +1045,9 @@ static bool xen_pvscsi_handle_requests(XenPVSCSI *s)
     if (s->rsp_pending && s->ring_ok) {
         xen_pvscsi_push_responses(s);
     }
-    if (s->intake_stalled && !QTAILQ_EMPTY(&s->free_reqs) &&
+    if (more_later && s->ring_ok && !s->halted) {
+        qemu_bh_schedule(s->bh);
+    } else if (s->intake_stalled && !QTAILQ_EMPTY(&s->pool->free_reqs) &&
         !RING_REQUEST_CONS_OVERFLOW(&s->ring, s->ring.req_cons)) {
         /* Slots were freed after we stopped: look again. */
         qemu_bh_schedule(s->bh);
@@ -889,9 +1064,10 @@ static void xen_pvscsi_bh(void *opaque)
         return;
     }
     /*
-     * Responses freed ring slots: pick up requests we had to leave.
-     * (Responses are pushed where they are written, or at the end of the
-     * intake that wrote them; none wait for this BH.)
+     * Responses freed ring slots, or the last intake used up its batch:
+     * pick up the requests it left. (Responses are pushed where they are
+     * written, or at the end of the intake that wrote them; none wait for
+     * this BH.)
      */
     xen_pvscsi_handle_requests(s);
 }
@@ -914,46 +1090,58 @@ static bool xen_pvscsi_event(void *opaque)
 static void xen_pvscsi_stop_in_ctx(void *opaque)
 {
     XenPVSCSI *s = opaque;
+    XenPVSCSIPool *pool = s->pool;
+    XenPVSCSIReq *r, *tmp;
 
     /* From here on nothing touches the ring page. */
     s->ring_ok = false;
     s->gen++;
     qemu_bh_cancel(s->bh);
+    s->pool = NULL;
+    if (!pool) {
+        return;
+    }
+
+    /*
+     * Requests still in flight are cancelled and answered to nobody; the
+     * guest completes its own outstanding requests when it reconnects.
+     * Nothing waits for them: an uncancellable request (SG_IO, iSCSI
+     * during a target outage) must not stall QEMU. The last one to finish
+     * frees the pool.
+     */
+    pool->detached = true;
+    pool->held = true;
+    QTAILQ_FOREACH_SAFE(r, &pool->inflight, next, tmp) {
+        if (r->sreq) {
+            scsi_req_cancel_async(r->sreq, NULL);
+        }
+    }
+    pool->held = false;
+    xen_pvscsi_pool_maybe_free(pool);
 }
 
 static void xen_pvscsi_disconnect(XenPVSCSI *s)
 {
     XenDevice *xendev = &s->xendev;
     Error *local_err = NULL;
-    BusChild *kid;
-    unsigned int i;
 
     if (!s->sring && !s->event_channel) {
         return;
     }
     trace_xen_pvscsi_disconnect(xendev->name);
 
+    /*
+     * Detach the handler, then let ctx finish whatever it was doing: after
+     * the BH round trip no handler runs and none is attached again (a
+     * drained section ending now sees dataplane_on false), so the channel
+     * can be unbound and the ring unmapped.
+     */
+    s->dataplane_on = false;
     if (s->event_channel) {
         xen_device_set_event_channel_context(xendev, s->event_channel, NULL,
                                              &error_abort);
     }
     aio_wait_bh_oneshot(s->ctx, xen_pvscsi_stop_in_ctx, s);
-
-    /*
-     * Cancel what is still in flight. Nothing is answered any more; the
-     * guest completes its own outstanding requests when it reconnects.
-     */
-    if (s->nr_inflight) {
-        QTAILQ_FOREACH(kid, &s->bus.qbus.children, sibling) {
-            SCSIDevice *sdev = SCSI_DEVICE(kid->child);
-
-            scsi_device_purge_requests(sdev, SENSE_CODE(RESET));
-        }
-    }
-    if (s->nr_inflight) {
-        error_report("xen-pvscsi: vhost %s: %u requests still in flight "
-                     "after disconnect", xendev->name, s->nr_inflight);
-    }
 
     if (s->event_channel) {
         xen_device_unbind_event_channel(xendev, s->event_channel, &local_err);
@@ -971,14 +1159,6 @@ static void xen_pvscsi_disconnect(XenPVSCSI *s)
             error_report_err(local_err);
         }
     }
-    for (i = 0; i < XEN_PVSCSI_RING_SIZE; i++) {
-        g_free(s->reqs[i].ind);
-        g_free(s->reqs[i].copy);
-        g_free(s->reqs[i].win);
-        s->reqs[i].ind = NULL;
-        s->reqs[i].copy = NULL;
-        s->reqs[i].win = NULL;
-    }
     s->halted = false;
     s->rsp_pending = false;
     s->in_intake = false;
@@ -990,7 +1170,7 @@ static void xen_pvscsi_connect(XenPVSCSI *s, Error **errp)
 {
     ERRP_GUARD();
     XenDevice *xendev = &s->xendev;
-    unsigned int evtchn, i, max_elems;
+    unsigned int evtchn;
 
     if (xen_device_frontend_scanf(xendev, "ring-ref", "%u",
                                   &s->ring_ref) != 1) {
@@ -1016,20 +1196,6 @@ static void xen_pvscsi_connect(XenPVSCSI *s, Error **errp)
     }
     BACK_RING_INIT(&s->ring, (vscsiif_sring_t *)s->sring, XEN_PAGE_SIZE);
 
-    max_elems = MAX(s->sg_grant, VSCSIIF_SG_TABLESIZE);
-    QTAILQ_INIT(&s->free_reqs);
-    QTAILQ_INIT(&s->inflight);
-    s->nr_inflight = 0;
-    for (i = 0; i < XEN_PVSCSI_RING_SIZE; i++) {
-        XenPVSCSIReq *r = &s->reqs[i];
-
-        r->s = s;
-        r->ind = g_new0(vscsiif_segment_t, max_elems);
-        r->copy = g_new0(XenDeviceGrantCopySegment, max_elems);
-        r->win = g_new0(XenPVSCSICopySeg, max_elems);
-        QTAILQ_INSERT_TAIL(&s->free_reqs, r, next);
-    }
-
     s->event_channel = xen_device_bind_event_channel(xendev, evtchn,
                                                      xen_pvscsi_event, s,
                                                      errp);
@@ -1037,9 +1203,12 @@ static void xen_pvscsi_connect(XenPVSCSI *s, Error **errp)
         s->event_channel = NULL;
         return;
     }
+    /* ctx does not run for us yet: the handler is attached below. */
+    s->pool = xen_pvscsi_pool_new(s);
     s->gen++;
     s->halted = false;
     s->ring_ok = true;
+    s->dataplane_on = true;
     xen_device_set_event_channel_context(xendev, s->event_channel, s->ctx,
                                          &error_abort);
     /* Requests may already be waiting. */
@@ -1132,21 +1301,102 @@ static void xen_pvscsi_lun_free(XenPVSCSI *s, XenPVSCSILun *lun)
     xen_pvscsi_lun_release(lun);
 }
 
-/*
- * Unplug @dev from our bus and destroy it. An asynchronous unplug finishes
- * here, not in qdev_unplug(): unparenting finalizes the device (its drive
- * is released) and emits DEVICE_DELETED.
- */
-static bool xen_pvscsi_remove_device(XenPVSCSI *s, DeviceState *dev,
+static void xen_pvscsi_set_gone(XenPVSCSI *s, SCSIDevice *sdev, bool gone)
+{
+    if (sdev->channel <= XEN_PVSCSI_MAX_CHANNEL &&
+        sdev->id <= XEN_PVSCSI_MAX_TARGET &&
+        sdev->lun <= XEN_PVSCSI_MAX_LUN) {
+        qatomic_set(&s->gone[sdev->id][sdev->lun], gone);
+    }
+}
+
+static bool xen_pvscsi_sdev_busy(SCSIDevice *sdev)
+{
+    QEMU_LOCK_GUARD(&sdev->requests_lock);
+    return !QTAILQ_EMPTY(&sdev->requests);
+}
+
+static bool xen_pvscsi_unplug_device(XenPVSCSI *s, DeviceState *dev,
                                      Error **errp)
 {
     ERRP_GUARD();
 
     hotplug_handler_unplug(HOTPLUG_HANDLER(s), dev, errp);
     if (*errp) {
+        xen_pvscsi_set_gone(s, SCSI_DEVICE(dev), false);
         return false;
     }
     object_unparent(OBJECT(dev));
+    return true;
+}
+
+static void xen_pvscsi_removal_free(XenPVSCSIRemoval *rm)
+{
+    QLIST_REMOVE(rm, next);
+    timer_free(rm->timer);
+    object_unref(OBJECT(rm->dev));
+    g_free(rm);
+}
+
+static void xen_pvscsi_removal_poll(void *opaque)
+{
+    XenPVSCSIRemoval *rm = opaque;
+    XenPVSCSI *s = rm->s;
+    SCSIDevice *sdev = SCSI_DEVICE(rm->dev);
+    int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    Error *local_err = NULL;
+
+    if (xen_pvscsi_sdev_busy(sdev)) {
+        if (!rm->warned && now - rm->since >= XEN_PVSCSI_REMOVAL_WARN_MS) {
+            warn_report("xen-pvscsi: vhost %s: removal of LUN %d:%d:%d waits "
+                        "for requests its device has not completed",
+                        s->xendev.name, sdev->channel, sdev->id, sdev->lun);
+            rm->warned = true;
+        }
+        timer_mod(rm->timer, now + XEN_PVSCSI_REMOVAL_POLL_MS);
+        return;
+    }
+    if (rm->warned) {
+        info_report("xen-pvscsi: vhost %s: LUN %d:%d:%d removed after %"
+                    PRId64 " ms", s->xendev.name, sdev->channel, sdev->id,
+                    sdev->lun, now - rm->since);
+    }
+    if (!xen_pvscsi_unplug_device(s, rm->dev, &local_err)) {
+        error_report_err(local_err);
+    }
+    xen_pvscsi_removal_free(rm);
+}
+
+/*
+ * Unplug @dev from our bus and destroy it. An asynchronous unplug finishes
+ * here, not in qdev_unplug(): unparenting finalizes the device (its drive
+ * is released) and emits DEVICE_DELETED.
+ *
+ * The ring cannot reach the LUN from here on. If requests of it are still
+ * in flight (cancelled, but a device may not be able to cancel: SG_IO, an
+ * iSCSI target that does not answer), the unplug waits for them on a timer
+ * rather than in the device's unrealize, which would drain it under the
+ * BQL and stall all of QEMU for as long.
+ */
+static bool xen_pvscsi_remove_device(XenPVSCSI *s, DeviceState *dev,
+                                     Error **errp)
+{
+    SCSIDevice *sdev = SCSI_DEVICE(dev);
+    XenPVSCSIRemoval *rm;
+
+    xen_pvscsi_set_gone(s, sdev, true);
+    if (!xen_pvscsi_sdev_busy(sdev)) {
+        return xen_pvscsi_unplug_device(s, dev, errp);
+    }
+    rm = g_new0(XenPVSCSIRemoval, 1);
+    rm->s = s;
+    rm->dev = dev;
+    object_ref(OBJECT(dev));
+    rm->since = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    rm->timer = timer_new_ms(QEMU_CLOCK_REALTIME, xen_pvscsi_removal_poll,
+                             rm);
+    timer_mod(rm->timer, rm->since + XEN_PVSCSI_REMOVAL_POLL_MS);
+    QLIST_INSERT_HEAD(&s->removals, rm, next);
     return true;
 }
 
@@ -1235,6 +1485,56 @@ static void xen_pvscsi_luns_reset(XenPVSCSI *s)
 }
 
 
+/*
+ * LUN changes of our own (device_add, device_del) wait for a quiet vhost:
+ * a reconfiguration that is under way (7, 8) has read the LUN list
+ * already. Once the vhost is back at 4, start a round for what queued up.
+ */
+static void xen_pvscsi_reconfigure_if_pending(XenPVSCSI *s)
+{
+    XenPVSCSILun *lun;
+    bool pending = false;
+
+    if (!s->dataplane_on ||
+        xen_device_backend_get_state(&s->xendev) != XenbusStateConnected) {
+        return;
+    }
+    QLIST_FOREACH(lun, &s->luns, next) {
+        if (lun->toolstack) {
+            continue;       /* the toolstack drives its own LUNs */
+        }
+        if (lun->state == XenbusStateInitialising && lun->sdev) {
+            pending = true;
+        } else if (lun->unplug_requested &&
+                   lun->state == XenbusStateConnected) {
+            xen_pvscsi_lun_set_state(s, lun, XenbusStateClosing);
+            pending = true;
+        }
+    }
+    if (pending) {
+        /* Hot-add or removal: act as the toolstack, the frontend rescans. */
+        xen_device_backend_set_state(&s->xendev, XenbusStateReconfiguring);
+    }
+}
+
+/*
+ * No frontend is connected: a removal the toolstack asked for (dev-N
+ * state 5) takes effect at once, nobody uses the LUN. The toolstack
+ * deletes dev-N once it sees 6.
+ */
+static void xen_pvscsi_luns_remove_unused(XenPVSCSI *s)
+{
+    XenPVSCSILun *lun, *tmp;
+
+    QLIST_FOREACH_SAFE(lun, &s->luns, next, tmp) {
+        if (lun->state == XenbusStateClosing) {
+            xen_pvscsi_lun_unplug_now(s, lun);
+            xen_pvscsi_lun_set_state(s, lun, XenbusStateClosed);
+            xen_pvscsi_lun_release(lun);
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* LUNs written by a toolstack (vscsi-devs/dev-N/{p-dev,v-dev,state})   */
 
@@ -1263,92 +1563,159 @@ static int xen_pvscsi_sysfs_type(const char *hctl)
 }
 
 /*
+ * naa.<WWN>:<LUN>, the kernel backend's p-dev form: the SCSI device of
+ * this domain whose WWN (sysfs "wwid") and LUN match, as h:c:t:l.
+ */
+static char *xen_pvscsi_resolve_naa(const char *pdev, Error **errp)
+{
+    g_autofree char *wwn = NULL;
+    g_autoptr(GDir) d = NULL;
+    const char *colon = strrchr(pdev, ':');
+    const char *name;
+    unsigned int lun;
+    size_t i;
+
+    if (!colon || colon == pdev + 4 ||
+        qemu_strtoui(colon + 1, NULL, 10, &lun)) {
+        error_setg(errp, "bad p-dev '%s': expected naa.<WWN>:<LUN>", pdev);
+        return NULL;
+    }
+    wwn = g_strndup(pdev, colon - pdev);
+    for (i = 4; wwn[i]; i++) {
+        if (!g_ascii_isxdigit(wwn[i])) {
+            error_setg(errp, "bad p-dev '%s': the WWN must be hexadecimal",
+                       pdev);
+            return NULL;
+        }
+    }
+    d = g_dir_open("/sys/bus/scsi/devices", 0, NULL);
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *path = NULL;
+        g_autofree char *val = NULL;
+        unsigned int h, c, t, l;
+        char tail;
+
+        if (sscanf(name, "%u:%u:%u:%u%c", &h, &c, &t, &l, &tail) != 4 ||
+            l != lun) {
+            continue;
+        }
+        path = g_strdup_printf("/sys/bus/scsi/devices/%s/wwid", name);
+        if (g_file_get_contents(path, &val, NULL, NULL) &&
+            !g_ascii_strcasecmp(g_strstrip(val), wwn)) {
+            return g_strdup(name);
+        }
+    }
+    error_setg(errp, "no SCSI device of this domain has WWN %s and LUN %u",
+               wwn, lun);
+    return NULL;
+}
+
+/*
  * Resolve a p-dev into the QEMU device type and block node to use:
  *   h:c:t:l        a dom0 SCSI device; feature-host=1: scsi-generic on its
  *                  sg node, else scsi-hd/scsi-cd emulated over its block node
+ *   naa.WWN:LUN    the dom0 SCSI device with that WWN and LUN, as h:c:t:l
  *   /dev/sgN       scsi-generic
  *   /dev/<block>   feature-host=1: scsi-block, else scsi-hd
- *   iscsi://...    feature-host=1: scsi-block, else scsi-hd (libiscsi)
+ *   [raw:|qcow2:]iscsi://...   feature-host=1: scsi-block, else scsi-hd
  *   [raw:|qcow2:]/path/image   scsi-hd (qcow2 by prefix or .qcow2 suffix)
+ *
+ * The format is never probed: what a guest writes at the start of its
+ * LUN must not decide how the host opens it (a qcow2 header naming a
+ * backing file would hand the guest that host file). iSCSI LUNs are raw
+ * unless the p-dev says qcow2:.
  */
 static BlockDriverState *xen_pvscsi_open_pdev(const char *pdev, bool host,
                                               const char **type,
                                               Error **errp)
 {
     g_autofree char *node = NULL;
+    g_autofree char *hctl = NULL;
     const char *driver = NULL;
     const char *fmt = NULL;
+    const char *path = pdev;
     QDict *opts = qdict_new();
     unsigned int h, c, t, l;
     char tail;
     struct stat st;
-    if (sscanf(pdev, "%u:%u:%u:%u%c", &h, &c, &t, &l, &tail) == 4) {
-        int sdtype = xen_pvscsi_sysfs_type(pdev);
+
+    if (g_str_has_prefix(pdev, "naa.")) {
+        hctl = xen_pvscsi_resolve_naa(pdev, errp);
+        if (!hctl) {
+            goto fail;
+        }
+        path = hctl;
+    }
+    if (sscanf(path, "%u:%u:%u:%u%c", &h, &c, &t, &l, &tail) == 4) {
+        int sdtype = xen_pvscsi_sysfs_type(path);
 
         if (sdtype < 0) {
-            error_setg(errp, "no SCSI device %s in this domain", pdev);
+            error_setg(errp, "no SCSI device %s in this domain", path);
             goto fail;
         }
         if (host) {
-            node = xen_pvscsi_sysfs_node(pdev, "scsi_generic");
+            node = xen_pvscsi_sysfs_node(path, "scsi_generic");
             *type = "scsi-generic";
         } else if (sdtype == TYPE_DISK || sdtype == TYPE_ROM) {
-            node = xen_pvscsi_sysfs_node(pdev, "block");
+            node = xen_pvscsi_sysfs_node(path, "block");
             *type = sdtype == TYPE_ROM ? "scsi-cd" : "scsi-hd";
         } else {
             error_setg(errp, "SCSI device %s (type %d) can only be passed "
-                       "through: set feature-host=1", pdev, sdtype);
+                       "through: set feature-host=1", path, sdtype);
             goto fail;
         }
         if (!node) {
-            error_setg(errp, "SCSI device %s has no %s node", pdev,
+            error_setg(errp, "SCSI device %s has no %s node", path,
                        host ? "sg" : "block");
             goto fail;
         }
         driver = "host_device";
-    } else if (g_str_has_prefix(pdev, "iscsi://")) {
-        node = g_strdup(pdev);
-        *type = host ? "scsi-block" : "scsi-hd";
-    } else {
-        const char *path = pdev;
+        goto open;
+    }
 
-        if (g_str_has_prefix(pdev, "raw:")) {
-            fmt = "raw";
-            path += 4;
-        } else if (g_str_has_prefix(pdev, "qcow2:")) {
-            fmt = "qcow2";
-            path += 6;
-        }
-        if (path[0] != '/') {
-            error_setg(errp, "p-dev '%s' is not h:c:t:l, an absolute path "
-                       "or an iscsi:// URL", pdev);
-            goto fail;
-        }
-        if (stat(path, &st)) {
-            error_setg_errno(errp, errno, "cannot open p-dev '%s'", path);
-            goto fail;
-        }
+    if (g_str_has_prefix(pdev, "raw:")) {
+        fmt = "raw";
+        path += 4;
+    } else if (g_str_has_prefix(pdev, "qcow2:")) {
+        fmt = "qcow2";
+        path += 6;
+    }
+    if (g_str_has_prefix(path, "iscsi://")) {
         node = g_strdup(path);
-        if (S_ISCHR(st.st_mode)) {
-            *type = "scsi-generic";
-            driver = "host_device";
-        } else if (S_ISBLK(st.st_mode)) {
-            *type = host ? "scsi-block" : "scsi-hd";
-            driver = "host_device";
-        } else {
-            *type = "scsi-hd";
-            if (!fmt) {
-                fmt = g_str_has_suffix(path, ".qcow2") ? "qcow2" : "raw";
-            }
+        *type = host && !strcmp(fmt ?: "raw", "raw") ? "scsi-block" :
+                "scsi-hd";
+        fmt = fmt ?: "raw";
+        goto open;
+    }
+    if (path[0] != '/') {
+        error_setg(errp, "p-dev '%s' is not one of: h:c:t:l, naa.<WWN>:<LUN>, "
+                   "/dev/<node>, [raw:|qcow2:]/path/to/image, "
+                   "[raw:|qcow2:]iscsi://...", pdev);
+        goto fail;
+    }
+    if (stat(path, &st)) {
+        error_setg_errno(errp, errno, "cannot open p-dev '%s'", path);
+        goto fail;
+    }
+    node = g_strdup(path);
+    if (S_ISCHR(st.st_mode)) {
+        *type = "scsi-generic";
+        driver = "host_device";
+    } else if (S_ISBLK(st.st_mode)) {
+        *type = host ? "scsi-block" : "scsi-hd";
+        driver = "host_device";
+    } else {
+        *type = "scsi-hd";
+        if (!fmt) {
+            fmt = g_str_has_suffix(path, ".qcow2") ? "qcow2" : "raw";
         }
     }
 
-    if (driver) {
-        qdict_put_str(opts, "driver", driver);
-    } else if (fmt) {
-        qdict_put_str(opts, "driver", fmt);
-    }
-    if (!strcmp(*type, "scsi-generic") || !strcmp(*type, "scsi-block")) {
+open:
+    qdict_put_str(opts, "driver", driver ?: fmt);
+    if (driver && (!strcmp(*type, "scsi-generic") ||
+                   !strcmp(*type, "scsi-block"))) {
+        /* Only host_device (file-posix) has the option; SG_IO blocks. */
         qdict_put_str(opts, "aio", "threads");
     }
     /* A node, not a BlockBackend: the LUN's device is its only user. */
@@ -1421,9 +1788,12 @@ static void xen_pvscsi_add_toolstack_lun(XenPVSCSI *s, unsigned int devnum)
         object_unref(OBJECT(dev));
         goto fail;
     }
+    s->adopt = true;
     s->adopt_devnum = devnum;
     if (!qdev_realize_and_unref(dev, BUS(&s->bus), &err)) {
-        s->adopt_devnum = -1;
+        s->adopt = false;
+        /* Off the bus: its drive and address are free again. */
+        object_unparent(OBJECT(dev));
         bdrv_unref(bs);
         goto fail;
     }
@@ -1452,9 +1822,9 @@ static void xen_pvscsi_sync_toolstack_luns(XenPVSCSI *s)
     for (i = 0; ent && i < n; i++) {
         g_autofree char *sdir = g_strdup_printf("%s/%s", dir, ent[i]);
         XenPVSCSILun *lun;
-        char tail;
 
-        if (sscanf(ent[i], "dev-%u%c", &devnum, &tail) != 1 ||
+        if (!g_str_has_prefix(ent[i], "dev-") ||
+            qemu_strtoui(ent[i] + 4, NULL, 10, &devnum) ||
             xs_node_scanf(xendev->xsh, XBT_NULL, sdir, "state", NULL, "%u",
                           &state) != 1) {
             continue;
@@ -1473,15 +1843,14 @@ static void xen_pvscsi_sync_toolstack_luns(XenPVSCSI *s)
     free(ent);
 }
 
-static bool xen_pvscsi_backend_connected(XenPVSCSI *s)
+/* vscsi-devs changed: a toolstack added or removes LUNs. */
+static void xen_pvscsi_devs_changed(void *opaque, const char *path)
 {
-    switch (xen_device_backend_get_state(&s->xendev)) {
-    case XenbusStateConnected:
-    case XenbusStateReconfiguring:
-    case XenbusStateReconfigured:
-        return true;
-    default:
-        return false;
+    XenPVSCSI *s = opaque;
+
+    xen_pvscsi_sync_toolstack_luns(s);
+    if (!s->dataplane_on) {
+        xen_pvscsi_luns_remove_unused(s);
     }
 }
 
@@ -1499,7 +1868,12 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
     switch (frontend_state) {
     case XenbusStateInitialised:
     case XenbusStateConnected:
-        if (!xen_pvscsi_backend_connected(s)) {
+        if (!xendev->backend_online) {
+            /* The vhost is being removed: no new connection. */
+            break;
+        }
+        /* Our own ring state: the state node is the toolstack's too. */
+        if (!s->dataplane_on) {
             Error *local_err = NULL;
 
             xen_pvscsi_disconnect(s);
@@ -1525,11 +1899,12 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
             if (backend_state == XenbusStateReconfigured) {
                 xen_device_backend_set_state(xendev, XenbusStateConnected);
             }
+            xen_pvscsi_reconfigure_if_pending(s);
         }
         break;
 
     case XenbusStateReconfiguring:
-        if (xen_pvscsi_backend_connected(s)) {
+        if (s->dataplane_on) {
             xen_pvscsi_sync_toolstack_luns(s);
             xen_pvscsi_luns_add_or_del(s);
             xen_device_backend_set_state(xendev, XenbusStateReconfigured);
@@ -1575,6 +1950,19 @@ static void xen_pvscsi_pre_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
     sd->hba_supports_iothread = true;
 }
 
+static bool xen_pvscsi_devnum_used(XenPVSCSI *s, unsigned int n)
+{
+    g_autofree char *val = NULL;
+
+    if (xen_pvscsi_find_devnum(s, n)) {
+        return true;
+    }
+    /* A toolstack's entry, pending or failed, is not ours to overwrite. */
+    val = xs_node_read(s->xendev.xsh, XBT_NULL, NULL, NULL,
+                       "%s/vscsi-devs/dev-%u", s->xendev.backend_path, n);
+    return val != NULL;
+}
+
 static void xen_pvscsi_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
                             Error **errp)
 {
@@ -1592,7 +1980,8 @@ static void xen_pvscsi_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
         }
     }
 
-    if (s->adopt_devnum >= 0) {
+    xen_pvscsi_set_gone(s, sd, false);
+    if (s->adopt) {
         /* A toolstack wrote dev-N: it keeps its number and nodes. */
         lun = g_new0(XenPVSCSILun, 1);
         lun->devnum = s->adopt_devnum;
@@ -1600,12 +1989,17 @@ static void xen_pvscsi_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
         lun->state = XenbusStateInitialising;
         lun->toolstack = true;
         QLIST_INSERT_HEAD(&s->luns, lun, next);
-        s->adopt_devnum = -1;
+        s->adopt = false;
         return;
     }
 
-    /* Lowest free dev-N. */
-    while (xen_pvscsi_find_devnum(s, devnum)) {
+    /* Lowest dev-N that neither we nor a toolstack use. */
+    while (xen_pvscsi_devnum_used(s, devnum)) {
+        if (devnum == UINT_MAX) {
+            error_setg(errp, "no free dev-N in %s/vscsi-devs",
+                       s->xendev.backend_path);
+            return;
+        }
         devnum++;
     }
     lun = g_new0(XenPVSCSILun, 1);
@@ -1624,11 +2018,7 @@ static void xen_pvscsi_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
                                              OBJECT(dev))));
     xen_pvscsi_lun_write(s, lun, "v-dev", "%s", vdev);
     xen_pvscsi_lun_set_state(s, lun, XenbusStateInitialising);
-
-    if (xen_device_backend_get_state(&s->xendev) == XenbusStateConnected) {
-        /* Hot-add: act as the toolstack and ask the frontend to rescan. */
-        xen_device_backend_set_state(&s->xendev, XenbusStateReconfiguring);
-    }
+    xen_pvscsi_reconfigure_if_pending(s);
 }
 
 /* device_del: the guest never let go of the LUN. Keep it, say so. */
@@ -1671,14 +2061,18 @@ static void xen_pvscsi_unplug_request(HotplugHandler *hotplug_dev,
                    lun->sdev->lun);
         return;
     }
-    if (xen_device_backend_get_state(&s->xendev) != XenbusStateConnected ||
-        lun->state != XenbusStateConnected) {
-        /* No frontend uses the LUN: remove it at once. */
+    if (!s->dataplane_on || lun->state == XenbusStateInitialising ||
+        lun->state == XenbusStateClosed) {
+        /* No frontend knows the LUN: remove it at once. */
         xen_pvscsi_lun_unplug_now(s, lun);
         xen_pvscsi_lun_free(s, lun);
         return;
     }
-    /* The guest drops the LUN first (dev 5 -> 6), then we unplug. */
+    /*
+     * The guest drops the LUN first (dev 5 -> 6), then we unplug. During
+     * a reconfiguration (vhost 7/8, or the LUN being added: 3) the
+     * removal waits for the vhost to be back at 4.
+     */
     lun->unplug_requested = true;
     if (!lun->unplug_timer) {
         lun->s = s;
@@ -1687,8 +2081,7 @@ static void xen_pvscsi_unplug_request(HotplugHandler *hotplug_dev,
     }
     timer_mod(lun->unplug_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
               s->unplug_timeout * 1000LL);
-    xen_pvscsi_lun_set_state(s, lun, XenbusStateClosing);
-    xen_device_backend_set_state(&s->xendev, XenbusStateReconfiguring);
+    xen_pvscsi_reconfigure_if_pending(s);
 }
 
 static void xen_pvscsi_unplug(HotplugHandler *hotplug_dev, DeviceState *dev,
@@ -1706,6 +2099,8 @@ static void xen_pvscsi_unplug(HotplugHandler *hotplug_dev, DeviceState *dev,
         /* If other users keep the BlockBackend in the iothread, that's ok */
         blk_set_aio_context(sd->conf.blk, qemu_get_aio_context(), NULL);
     }
+    /* Off the bus: a new LUN may take the address. */
+    xen_pvscsi_set_gone(s, sd, false);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1774,19 +2169,27 @@ static char *xen_pvscsi_get_name(XenDevice *xendev, Error **errp)
     if (s->vhost != XEN_PVSCSI_VHOST_AUTO) {
         return g_strdup_printf("%u", s->vhost);
     }
-    /* The lowest vhost number the frontend domain does not use yet. */
-    for (n = 0; n < 1024; n++) {
-        g_autofree char *path = g_strdup_printf(
-            "/local/domain/%u/device/vscsi/%u", fe, n);
-        g_autofree char *val = NULL;
-        unsigned int len;
-        XenDevice *other;
+    /*
+     * The lowest vhost number no backend serves for the frontend domain.
+     * Only backend directories count: the guest can write its own
+     * device/vscsi/ area, and must not be able to use the numbers up.
+     */
+    for (n = 0; n < XEN_PVSCSI_MAX_VHOST; n++) {
         bool used = false;
+        const char *type;
+        XenDevice *other;
         BusChild *kid;
 
-        val = qemu_xen_xs_read(xenbus->xsh, XBT_NULL, path, &len);
-        if (val) {
-            continue;
+        for (type = "qscsi"; type; type = strcmp(type, "qscsi") ? NULL :
+                                          "vscsi") {
+            g_autofree char *path = g_strdup_printf(
+                "/local/domain/%u/backend/%s/%u/%u", xenbus->backend_id,
+                type, fe, n);
+            g_autofree char *val = NULL;
+            unsigned int len;
+
+            val = qemu_xen_xs_read(xenbus->xsh, XBT_NULL, path, &len);
+            used |= val != NULL;
         }
         QTAILQ_FOREACH(kid, &xenbus->qbus.children, sibling) {
             other = XEN_DEVICE(kid->child);
@@ -1802,7 +2205,8 @@ static char *xen_pvscsi_get_name(XenDevice *xendev, Error **errp)
             return g_strdup_printf("%u", n);
         }
     }
-    error_setg(errp, "no free vscsi vhost number for domain %u", fe);
+    error_setg(errp, "no free vscsi vhost number for domain %u (%u in use)",
+               fe, XEN_PVSCSI_MAX_VHOST);
     return NULL;
 }
 
@@ -1824,9 +2228,7 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
     s->bh = aio_bh_new_guarded(s->ctx, xen_pvscsi_bh, s,
                                &DEVICE(xendev)->mem_reentrancy_guard);
     QLIST_INIT(&s->luns);
-    s->adopt_devnum = -1;
-    QTAILQ_INIT(&s->free_reqs);
-    QTAILQ_INIT(&s->inflight);
+    QLIST_INIT(&s->removals);
 
     scsi_bus_init_named(&s->bus, sizeof(s->bus), DEVICE(xendev),
                         &xen_pvscsi_scsi_info, NULL);
@@ -1837,6 +2239,15 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
         xen_device_backend_printf(xendev, "feature-sg-grant", "%u",
                                   s->sg_grant);
     }
+
+    /*
+     * A toolstack adds and removes LUNs in vscsi-devs at any time, also
+     * while no frontend is connected (a removal must then take effect
+     * without waiting for one).
+     */
+    s->devs_watch = xs_node_watch(xendev->xsh, xendev->backend_path,
+                                  "vscsi-devs", xen_pvscsi_devs_changed, s,
+                                  errp);
 }
 
 static void xen_pvscsi_unrealize(XenDevice *xendev)
@@ -1845,9 +2256,17 @@ static void xen_pvscsi_unrealize(XenDevice *xendev)
     XenPVSCSILun *lun, *tmp;
 
     trace_xen_pvscsi_unrealize(xendev->name ?: "");
+    if (s->devs_watch) {
+        xs_node_unwatch(xendev->xsh, s->devs_watch);
+        s->devs_watch = NULL;
+    }
     xen_pvscsi_disconnect(s);
     QLIST_FOREACH_SAFE(lun, &s->luns, next, tmp) {
         xen_pvscsi_lun_release(lun);
+    }
+    /* The bus is gone: its devices were unrealized with it. */
+    while (!QLIST_EMPTY(&s->removals)) {
+        xen_pvscsi_removal_free(QLIST_FIRST(&s->removals));
     }
     if (s->bh) {
         qemu_bh_delete(s->bh);
