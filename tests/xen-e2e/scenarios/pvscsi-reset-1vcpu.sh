@@ -84,12 +84,14 @@ storm() {   # storm NAME C:T:L
     dmesg | grep -i -E 'scsi|reset|abort|timing out|xen' | tail -n 15 | sed "s/^/XE-KMSG $1: /"
 }
 
+n=0
 for b in $R1_ORDER; do
+    n=$((n + 1))
     case $b in
-        kernel) storm kernel 0:0:0 ;;
-        pvscsi) storm pvscsi 0:1:0 ;;
+        kernel) storm "kernel$n" 0:0:0 ;;
+        pvscsi) storm "pvscsi$n" 0:1:0 ;;
     esac
-    xe_sync "$b-done" 300
+    xe_sync "$b-$n-done" 300
 done
 kill "$hb"
 EOF_GUEST
@@ -148,7 +150,7 @@ trace_stats() {
 
 # run_guest NAME ORDER DISK-SUFFIX LIO-LUN
 run_guest() {
-    local name=$1 order=$2 sfx=$3 lun=$4 b ok=1
+    local name=$1 order=$2 sfx=$3 lun=$4 b n=0 ok=1
     truncate -s 96M "/tmp/k$sfx.img" "/tmp/p$sfx.img"
     check "$name-lio-fileio" lio_fileio "k$sfx" "/tmp/k$sfx.img" || return 1
     check "$name-lio-lun" scsiback_lun $WWN "$lun" "k$sfx" || return 1
@@ -166,11 +168,12 @@ run_guest() {
         -device scsi-hd,bus=vs0.0,channel=0,scsi-id=1,lun=0,drive=d0 || return 1
     domu_unpause "$name" || return 1
     for b in $order; do
-        if domu_sync "$name" "$b-done" "$R1_PHASE_TIMEOUT" "$R1_IDLE"; then
-            pass "$name-$b-no-hang"
-            domu_release "$name" "$b-done"
+        n=$((n + 1))
+        if domu_sync "$name" "$b-$n-done" "$R1_PHASE_TIMEOUT" "$R1_IDLE"; then
+            pass "$name-$b-$n-no-hang"
+            domu_release "$name" "$b-$n-done"
         else
-            fail "$name-$b-no-hang" "guest $name hung during the $b storm"
+            fail "$name-$b-$n-no-hang" "guest $name hung during storm $n ($b)"
             hang_diag "$name" "$name"
             ok=0
             break
