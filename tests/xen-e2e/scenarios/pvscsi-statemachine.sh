@@ -19,7 +19,6 @@
 #      node goes back to Initialised: QEMU must not connect again
 # SM_PARTS (below) selects parts while developing.
 # XE_TIMEOUT=720
-# XE_DEFAULT=0
 # SPDX-License-Identifier: GPL-2.0-or-later
 . "$XE_HARNESS/lib/dom0.sh"
 
