@@ -8,12 +8,22 @@
  * (libxengnttab), the event channel comes from libxenevtchn and the
  * frontend nodes are written with libxenstore.
  *
- * Usage: xen-vscsi-rogue [-v] ATTACK-VHOST HEALTHY-VHOST [CASE...]
+ * Usage: xen-vscsi-rogue [-v] [-i VHOST] [-t VHOST] ATTACK-VHOST
+ *                        HEALTHY-VHOST [CASE...]
+ *   -i VHOST       vhost with iothread= and a raw scsi-hd at 0:1:0 (at
+ *                  least 2 MiB, throttled so that requests stay in flight):
+ *                  case iothread-close-storm
+ *   -t VHOST       vhost with an iSCSI scsi-hd at 0:1:0 served by tgtd in
+ *                  dom0: cases close-stalled-lun, stale-rqid-reconnect
  *   ATTACK-VHOST   vhost with a raw scsi-hd at 0:1:0 (at least 1 MiB),
  *                  the target of the attacks
  *   HEALTHY-VHOST  vhost with a disk at 0:1:0 that is only used well: it
  *                  must keep answering between the cases
  *   CASE...        run only these cases (default: all; -l lists them)
+ *
+ * Cases intake-storm, close-stalled-lun and stale-rqid-reconnect need the
+ * agent of the e2e scenario pvscsi-rogue in dom0 (xenstore nodes under
+ * data/xpv-rogue of this domain: QMP latency probes, tgtd stop/continue).
  *
  * Output: one line per case, "PASS case" or "FAIL case: reason", then
  * "ROGUE-SUMMARY pass=N fail=M halts=H bad-requests=B". Exit status 0 only
@@ -26,6 +36,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1657,6 +1668,662 @@ static bool case_xs_vanish(void)
     return true;
 }
 
+/* --------------------------------------------------------------------- */
+/* Cases with dom0's help (issue 11 items 3, 4, 8, 12)                    */
+/*                                                                        */
+/* dom0's scenario runs an agent that reads data/xpv-rogue/req ("SEQ CMD")*/
+/* and answers in data/xpv-rogue/ack ("SEQ ANSWER"): tgt-stop / tgt-cont  */
+/* (SIGSTOP / SIGCONT tgtd, the iSCSI target of the slow vhost),          */
+/* probe-start NAME (a QMP client that sends query-status once a second   */
+/* and times each answer) and probe-result NAME (stops it; "PASS ..." if  */
+/* every answer came within 1 s, else "FAIL ...").                        */
+
+static char agent_dir[128];
+static unsigned int agent_seq;
+
+static bool agent(const char *cmd, char *res, size_t reslen, int ms)
+{
+    char want[32];
+    int64_t end = now_ms() + ms;
+
+    agent_seq++;
+    if (!xs_put(agent_dir, "req", "%u %s", agent_seq, cmd)) {
+        snprintf(res, reslen, "cannot write %s/req: %s", agent_dir,
+                 strerror(errno));
+        return false;
+    }
+    snprintf(want, sizeof(want), "%u ", agent_seq);
+    while (now_ms() < end) {
+        char *v = xs_get(agent_dir, "ack");
+
+        if (v && !strncmp(v, want, strlen(want))) {
+            snprintf(res, reslen, "%s", v + strlen(want));
+            free(v);
+            return true;
+        }
+        free(v);
+        sleep_ms(50);
+    }
+    snprintf(res, reslen, "no answer from dom0's agent to '%s' in %d ms",
+             cmd, ms);
+    return false;
+}
+
+/* An agent command that must answer "ok". */
+static bool agent_ok(const char *cmd)
+{
+    char res[256];
+
+    CHECK(agent(cmd, res, sizeof(res), 60000), "%s", res);
+    CHECK(!strncmp(res, "ok", 2), "dom0 agent, %s: %s", cmd, res);
+    return true;
+}
+
+/*
+ * Item 3: the intake must be bounded. 20 s of requests to the
+ * unconfigured 0:7:0 (answered at once, DID_NO_CONNECT), each slot
+ * refilled as soon as the backend has written its response into it, so
+ * that req_prod stays <= the backend's private response index + 15 (never
+ * a protocol violation) and the backend never finds the ring empty. A
+ * backend that loops until the ring is empty never returns to its event
+ * loop: QMP, xenstore and the other vhosts stall. Asserted: dom0's
+ * query-status answers within 1 s, the healthy vhost answers an INQUIRY
+ * every second within 1 s, rsp_prod advances in every second of the storm
+ * (responses are pushed per batch), every request is answered once.
+ */
+#define STORM_MS            20000
+#define STORM_LATE_MS       1000
+
+/*
+ * A storm request: READ(10) of 128 blocks from the unconfigured 0:7:0 with
+ * an indirect SG list of 128 elements (the last SG page). The backend
+ * copies the list (a grant copy) before it finds no LUN: cheap for us,
+ * not quite as cheap for it, answered at once, never logged.
+ */
+static void storm_req(vscsiif_request_t *q)
+{
+    static const uint8_t rd10[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 128, 0 };
+
+    req_cdb(q, 0, 7, 0, DIR_FROM_DEVICE, rd10, 10);
+    q->nr_segments = VSCSIIF_SG_GRANT;
+    seg(q, 0, sgpages.refs[NR_SGPAGES - 1], 0,
+        128 * sizeof(vscsiif_segment_t));
+}
+
+static bool case_intake_storm(void)
+{
+    vscsiif_sring_t *sr = A.ring.sring;
+    vscsiif_segment_t *el;
+    vscsiif_request_t q, qb, tmpl;
+    vscsiif_response_t rb;
+    uint16_t slot_rqid[RING_SLOTS];
+    RING_IDX base, seen, next, k, last_rsp;
+    int64_t t0, now, tick, b_sent = 0, b_next, b_max = 0, b_lat;
+    unsigned int b_ok = 0, b_late = 0, b_bad = 0, frozen = 0, secs = 0;
+    unsigned int total, i, iter;
+    bool b_out = false;
+    char qmp[256];
+    int notify, end_ms;
+
+    /* An idle ring to start from. */
+    collect(&A, &rb, 1, 0, 0);
+    CHECK(sr->rsp_prod == A.ring.req_prod_pvt, "ring not idle before the "
+          "storm: req_prod %u rsp_prod %u", A.ring.req_prod_pvt,
+          sr->rsp_prod);
+    /*
+     * Our vCPU gets a physical CPU of its own (dom0's vCPUs share the
+     * other one), as a guest with a dedicated CPU has: the storm is then
+     * not interrupted by Xen scheduling dom0's other work in our place.
+     */
+    CALL(agent_ok("pin"));
+    if (!agent("probe-start intake-storm", qmp, sizeof(qmp), 60000) ||
+        strncmp(qmp, "ok", 2)) {
+        agent_ok("unpin");
+        CHECK(false, "dom0 QMP prober: %s", qmp);
+    }
+
+    el = (vscsiif_segment_t *)page_addr(&sgpages, NR_SGPAGES - 1);
+    for (i = 0; i < 128; i++) {
+        el[i].gref = wpages.refs[i / 8];
+        el[i].offset = (i % 8) * BLK;
+        el[i].length = BLK;
+    }
+    storm_req(&tmpl);
+    base = A.ring.req_prod_pvt;
+    for (k = 0; k < RING_SLOTS; k++) {
+        storm_req(&q);
+        slot_rqid[(base + k) % RING_SLOTS] = q.rqid;
+        memcpy(RING_GET_REQUEST(&A.ring, base + k), &q, sizeof(q));
+    }
+    A.ring.req_prod_pvt = base + RING_SLOTS;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&A.ring, notify);
+    kick(&A);
+    seen = next = base;
+    t0 = now_ms();
+    tick = t0 + 1000;
+    b_next = t0 + 200;
+    last_rsp = sr->rsp_prod;
+    now = t0;
+    for (iter = 0; now < t0 + STORM_MS; iter++) {
+        bool dirty = false;
+
+        if (!(iter & 63)) {
+            now = now_ms();
+        }
+
+        /*
+         * Answered: the response (sense_len 0) overwrote the request
+         * (cmd_len 10) in its slot. Slots [next, req_prod) hold distinct
+         * requests until answered.
+         */
+        while (seen != A.ring.req_prod_pvt &&
+               ((volatile uint8_t *)RING_GET_REQUEST(&A.ring, seen))[3] !=
+               10) {
+            seen++;
+        }
+        xen_rmb();
+        /*
+         * Refill the slot of request k once k+1 is answered: the response
+         * to k is then completely written (x86 stores are seen in order).
+         */
+        while ((RING_IDX)(seen - next) > 1) {
+            q = tmpl;
+            q.rqid = new_rqid();
+            slot_rqid[next % RING_SLOTS] = q.rqid;
+            memcpy(RING_GET_REQUEST(&A.ring, next + RING_SLOTS), &q,
+                   sizeof(q));
+            next++;
+            dirty = true;
+        }
+        if (dirty) {
+            A.ring.req_prod_pvt = next + RING_SLOTS;
+            RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&A.ring, notify);
+            if (notify) {
+                kick(&A);
+            }
+        }
+
+        /* The healthy vhost: one INQUIRY at a time, one a second. */
+        if (!b_out && now >= b_next) {
+            req_inquiry(&qb, 1);
+            seg(&qb, 0, wpages.refs[NR_WPAGES - 1], 0, 36);
+            push(&B, &qb, 1, true);
+            b_sent = now;
+            b_out = true;
+        }
+        if (b_out && B.ring.rsp_cons != B.ring.sring->rsp_prod) {
+            xen_rmb();
+            memcpy(&rb, RING_GET_RESPONSE(&B.ring, B.ring.rsp_cons),
+                   sizeof(rb));
+            B.ring.rsp_cons++;
+            b_lat = now - b_sent;
+            b_max = b_lat > b_max ? b_lat : b_max;
+            b_late += b_lat > STORM_LATE_MS;
+            b_bad += rb.rqid != qb.rqid || rb.rslt != 0;
+            b_ok++;
+            b_out = false;
+            b_next = b_sent + 1000;
+        }
+
+        if (now >= tick) {
+            frozen += sr->rsp_prod == last_rsp;
+            last_rsp = sr->rsp_prod;
+            secs++;
+            tick += 1000;
+        }
+    }
+    end_ms = (int)(now_ms() - t0);
+    CALL(agent_ok("unpin"));
+
+    /* A looping backend lets go now: everything is answered. */
+    for (i = 0; i < 1500 && sr->rsp_prod != A.ring.req_prod_pvt; i++) {
+        sleep_ms(10);
+    }
+    if (b_out) {
+        if (collect(&B, &rb, 1, 1, 30000) == 1) {
+            b_lat = now_ms() - b_sent;
+            b_max = b_lat > b_max ? b_lat : b_max;
+            b_late += b_lat > STORM_LATE_MS;
+            b_bad += rb.rqid != qb.rqid || rb.rslt != 0;
+            b_ok++;
+        } else {
+            b_late++;
+            b_max = now_ms() - b_sent;
+        }
+    }
+    total = A.ring.req_prod_pvt - base;
+    CHECK(agent("probe-result intake-storm", qmp, sizeof(qmp), 170000),
+          "%s", qmp);
+    printf("ROGUE: intake-storm: %u requests in %d ms; rsp_prod frozen in "
+           "%u of %u seconds; healthy vhost: %u INQUIRYs answered, %u "
+           "late, slowest %" PRId64 " ms; dom0 QMP: %s\n", total, end_ms,
+           frozen, secs, b_ok, b_late, b_max, qmp);
+
+    CHECK(!strncmp(qmp, "PASS", 4), "dom0's query-status during the "
+          "storm: %s", qmp);
+    CHECK(b_late == 0, "healthy vhost: %u INQUIRYs (of %u answered) took "
+          "longer than %d ms during the storm (slowest %" PRId64 " ms)",
+          b_late, b_ok, STORM_LATE_MS, b_max);
+    CHECK(b_ok >= STORM_MS / 1000 / 2 && b_bad == 0, "healthy vhost: %u "
+          "INQUIRYs answered (%u bad) in %d s of storm", b_ok, b_bad,
+          STORM_MS / 1000);
+    CHECK(frozen == 0, "rsp_prod did not advance in %u of the storm's %u "
+          "seconds (responses held back while the backend loops)", frozen,
+          secs);
+    CHECK(total >= 100, "only %u requests in %d ms: no storm", total,
+          end_ms);
+    CHECK(sr->rsp_prod == A.ring.req_prod_pvt, "after the storm: %u "
+          "responses for %u requests", sr->rsp_prod - base, total);
+    for (k = 0; k < RING_SLOTS; k++) {
+        vscsiif_response_t *r = RING_GET_RESPONSE(&A.ring, base + k);
+
+        CHECK(r->rqid == slot_rqid[(base + k) % RING_SLOTS] &&
+              r->rslt == RSLT_DID_NO_CONNECT, "last response in slot %u: "
+              "rqid %u rslt 0x%x, expected rqid %u DID_NO_CONNECT",
+              (base + k) % RING_SLOTS, r->rqid, (unsigned int)r->rslt,
+              slot_rqid[(base + k) % RING_SLOTS]);
+    }
+    A.ring.rsp_cons = sr->rsp_prod;
+    CALL(inquiry_ok(&A));
+    return true;
+}
+
+/*
+ * Item 4: a frontend of an iothread vhost closes with 16 READs in flight
+ * (its LUN is throttled by the scenario, so they are) while a second
+ * thread notifies its event channel without pause; 8 rounds, some straight
+ * to 6. The backend must close and reconnect every time; under the ASan
+ * build the scenario fails on any sanitizer report (the old code freed the
+ * channel while the iothread could still be in its handler).
+ */
+#define IOT_ROUNDS          8
+
+static Conn C;                  /* vhost with iothread= (-i) */
+static Conn S;                  /* vhost on a LUN dom0 can stall (-t) */
+static bool have_c, have_s;
+static volatile bool storm_run;
+static unsigned long storm_count;
+
+static void *storm_thread(void *opaque)
+{
+    Conn *c = opaque;
+
+    while (storm_run) {
+        xenevtchn_notify(xce, c->port);
+        storm_count++;
+    }
+    return NULL;
+}
+
+static bool case_iothread_close_storm(void)
+{
+    vscsiif_request_t q[RING_SLOTS];
+    vscsiif_response_t r;
+    unsigned int round, i, answered;
+    pthread_t th;
+    int st, err;
+
+    CHECK(have_c, "no iothread vhost given (-i VHOST)");
+    for (round = 0; round < IOT_ROUNDS; round++) {
+        if (!C.up) {
+            CALL(conn_open(&C, why, sizeof(why)));
+        }
+        storm_run = true;
+        storm_count = 0;
+        err = pthread_create(&th, NULL, storm_thread, &C);
+        CHECK(err == 0, "pthread_create: %s", strerror(err));
+        for (i = 0; i < RING_SLOTS; i++) {
+            req_rw10(&q[i], false, i * 26, 26);
+            seg_pages(&q[i], 0, 26 * BLK);
+        }
+        push(&C, q, RING_SLOTS, true);
+        sleep_ms(10 * (round % 4));
+        answered = C.ring.sring->rsp_prod - C.ring.rsp_cons;
+        if (round % 3 != 2) {
+            xs_put(C.fe, "state", "%d", XenbusStateClosing);
+            st = xs_wait_int(C.be, "state", XenbusStateClosing, 10000);
+            if (st != XenbusStateClosing) {
+                storm_run = false;
+                pthread_join(th, NULL);
+                CHECK(false, "round %u: backend state %d after frontend 5",
+                      round, st);
+            }
+        }
+        xs_put(C.fe, "state", "%d", XenbusStateClosed);
+        st = wait_closed(&C, 15000);
+        storm_run = false;
+        pthread_join(th, NULL);
+        printf("ROGUE: iothread-close-storm: round %u: %u of 16 READs "
+               "answered at the close, %lu notifications\n", round,
+               answered, storm_count);
+        CHECK(st == XenbusStateClosed || st == XenbusStateInitWait,
+              "round %u: backend state %d after frontend 6", round, st);
+        conn_free(&C);
+        xs_put(C.fe, "state", "%d", XenbusStateInitialising);
+        st = xs_wait_int(C.be, "state", XenbusStateInitWait, 10000);
+        CHECK(st == XenbusStateInitWait, "round %u: backend state %d after "
+              "frontend 1", round, st);
+        CALL(inquiry_ok(&B));
+    }
+    CALL(conn_open(&C, why, sizeof(why)));
+    CALL(clear_ua(&C));
+    CALL(inquiry_ok(&C));
+    for (i = 0; i < 8 * PAGE; i++) {
+        wpages.addr[i] = (uint8_t)(i * 11 + round);
+    }
+    req_rw10(&q[0], true, 2048, 64);
+    seg_pages(&q[0], 0, 8 * PAGE);
+    CALL(do1(&C, &q[0], &r, why, sizeof(why)));
+    CHECK(r.rslt == 0, "WRITE(10) after the rounds: rslt 0x%x",
+          (unsigned int)r.rslt);
+    fill(page_addr(&wpages, 8), 8 * PAGE, 0);
+    req_rw10(&q[0], false, 2048, 64);
+    seg_pages(&q[0], 8, 8 * PAGE);
+    CALL(do1(&C, &q[0], &r, why, sizeof(why)));
+    CHECK(r.rslt == 0 && !memcmp(wpages.addr, page_addr(&wpages, 8),
+                                 8 * PAGE),
+          "READ(10) after WRITE(10): rslt 0x%x or data differs",
+          (unsigned int)r.rslt);
+    return true;
+}
+
+/*
+ * The slow vhost S: its LUN 0:1:0 is an iSCSI LUN of tgtd in dom0, which
+ * the agent can stop (SIGSTOP): READs then stay in flight, while INQUIRY
+ * and TEST UNIT READY (emulated by scsi-hd) are still answered.
+ */
+
+/* 16 READ(10)s of 8 blocks on S that cannot complete: tgtd is stopped. */
+static bool stall_reads(uint16_t *rqids)
+{
+    vscsiif_request_t q[RING_SLOTS];
+    vscsiif_response_t r[RING_SLOTS];
+    unsigned int i, n;
+
+    for (i = 0; i < RING_SLOTS; i++) {
+        req_rw10(&q[i], false, i * 64, 8);
+        seg_pages(&q[i], i, 8 * BLK);
+        rqids[i] = q[i].rqid;
+    }
+    push(&S, q, RING_SLOTS, true);
+    n = collect(&S, r, RING_SLOTS, RING_SLOTS, 1500);
+    CHECK(n == 0, "%u of 16 READs answered (first rqid %u rslt 0x%x) with "
+          "tgtd stopped: nothing would be in flight", n, r[0].rqid,
+          (unsigned int)r[0].rslt);
+    return true;
+}
+
+/* The ring page we keep after a close, to see whether anything lands. */
+typedef struct OldRing {
+    uint8_t *page;
+    RING_IDX rsp_prod;
+} OldRing;
+
+/* Close S (5, 6); release the port but keep the old ring page. */
+static int close_keep_ring(OldRing *old, int ms, int64_t *took)
+{
+    int64_t t0 = now_ms();
+    int st;
+
+    old->page = S.ring_page;
+    old->rsp_prod = S.ring.sring->rsp_prod;
+    S.ring_page = NULL;
+    xs_put(S.fe, "state", "%d", XenbusStateClosing);
+    xs_wait_int(S.be, "state", XenbusStateClosing, ms);
+    xs_put(S.fe, "state", "%d", XenbusStateClosed);
+    st = wait_closed(&S, ms);
+    *took = now_ms() - t0;
+    return st;
+}
+
+/* S's port is released; start over (1 -> 2) and connect a new ring. */
+static bool reconnect_new_ring(void)
+{
+    int st;
+
+    conn_free(&S);
+    xs_put(S.fe, "state", "%d", XenbusStateInitialising);
+    st = xs_wait_int(S.be, "state", XenbusStateInitWait, 10000);
+    CHECK(st == XenbusStateInitWait, "backend state %d after frontend 1",
+          st);
+    CALL(conn_open(&S, why, sizeof(why)));
+    CALL(clear_ua(&S));
+    return true;
+}
+
+static bool old_ring_untouched(OldRing *old)
+{
+    vscsiif_sring_t *sr = (vscsiif_sring_t *)old->page;
+
+    CHECK(sr->rsp_prod == old->rsp_prod, "the old ring's rsp_prod moved "
+          "from %u to %u after the frontend closed", old->rsp_prod,
+          sr->rsp_prod);
+    return true;
+}
+
+static void old_ring_free(OldRing *old)
+{
+    if (old->page) {
+        xengntshr_unshare(xgs, old->page, 1);
+        old->page = NULL;
+    }
+}
+
+/* READ(10) of 8 blocks at LBA 0 of S: GOOD (the target works). */
+static bool read_ok_s(void)
+{
+    vscsiif_request_t q;
+    vscsiif_response_t r;
+
+    req_rw10(&q, false, 0, 8);
+    seg_pages(&q, 0, 8 * BLK);
+    CALL(do1(&S, &q, &r, why, sizeof(why)));
+    CHECK(r.rslt == 0, "READ(10) on the iSCSI LUN: rslt 0x%x",
+          (unsigned int)r.rslt);
+    return true;
+}
+
+/*
+ * Item 8: the frontend of S closes with 16 READs stuck on the stopped
+ * target. Asserted while tgtd is still stopped: the backend reaches
+ * Closed (6, or 2 right after) within 4 s, dom0's query-status answers
+ * within 1 s throughout, a new ring connects and answers INQUIRY. After
+ * tgtd continues: nothing lands on the old ring or the new one (the 16
+ * READs are not answered anywhere), and a READ works.
+ */
+#define STALL_CLOSE_MS      4000
+
+static bool close_stalled_lun(bool *stopped, OldRing *old)
+{
+    uint16_t rqids[RING_SLOTS];
+    vscsiif_response_t r;
+    char qmp[200];
+    int64_t took;
+    int st;
+
+    CHECK(have_s, "no slow (iSCSI) vhost given (-t VHOST)");
+    if (!S.up) {
+        CALL(conn_open(&S, why, sizeof(why)));
+    }
+    CALL(clear_ua(&S));
+    CALL(inquiry_ok(&S));
+    CALL(read_ok_s());
+    CALL(agent_ok("tgt-stop"));
+    *stopped = true;
+    CALL(stall_reads(rqids));
+    CALL(agent_ok("probe-start close-stalled-lun"));
+    st = close_keep_ring(old, STALL_CLOSE_MS, &took);
+    printf("ROGUE: close-stalled-lun: backend state %d %" PRId64 " ms after "
+           "the frontend closed (tgtd stopped)\n", st, took);
+    if (st != XenbusStateClosed && st != XenbusStateInitWait) {
+        char w[200];
+
+        snprintf(w, sizeof(w), "backend state %d %" PRId64 " ms after the "
+                 "frontend closed with 16 READs on a stopped target "
+                 "(expected 6 or 2 within %d ms)", st, took,
+                 STALL_CLOSE_MS);
+        /* Let the backend finish its drain, then report what dom0 saw. */
+        agent_ok("tgt-cont");
+        *stopped = false;
+        st = wait_closed(&S, 60000);
+        agent("probe-result close-stalled-lun", qmp, sizeof(qmp), 170000);
+        printf("ROGUE: close-stalled-lun: backend state %d once tgtd "
+               "continued; dom0 QMP: %s\n", st, qmp);
+        reconnect_new_ring();
+        snprintf(why, sizeof(why), "%s; dom0 QMP: %s", w, qmp);
+        return false;
+    }
+    CALL(reconnect_new_ring());
+    CALL(inquiry_ok(&S));
+    CALL(agent_ok("tgt-cont"));
+    *stopped = false;
+    CHECK(agent("probe-result close-stalled-lun", qmp, sizeof(qmp), 170000),
+          "%s", qmp);
+    printf("ROGUE: close-stalled-lun: dom0 QMP: %s\n", qmp);
+    CHECK(!strncmp(qmp, "PASS", 4), "dom0's query-status during the close: "
+          "%s", qmp);
+    /* The 16 READs complete now: they are answered nowhere. */
+    CHECK(collect(&S, &r, 1, 1, SILENCE_MS) == 0, "a response (rqid %u, "
+          "rslt 0x%x) on the new ring after tgtd continued; the old ring's "
+          "READs were %u..%u", r.rqid, (unsigned int)r.rslt, rqids[0],
+          rqids[RING_SLOTS - 1]);
+    CALL(old_ring_untouched(old));
+    CALL(read_ok_s());
+    return true;
+}
+
+static bool case_close_stalled_lun(void)
+{
+    OldRing old = { 0 };
+    bool stopped = false, ok;
+
+    ok = close_stalled_lun(&stopped, &old);
+    if (stopped) {
+        char w[sizeof(why)];
+
+        memcpy(w, why, sizeof(w));
+        agent_ok("tgt-cont");
+        memcpy(why, w, sizeof(w));
+    }
+    old_ring_free(&old);
+    return ok;
+}
+
+/*
+ * Item 12: no stale rqid on the next ring. 16 READs (rqids of the old
+ * ring) are stuck on the stopped target when the frontend closes; a new
+ * ring connects at once and sends 8 READs, 4 TEST UNIT READYs and 2
+ * INQUIRYs; then tgtd continues, and the old READs complete after the new
+ * connection. Asserted: every response on the new ring carries an rqid
+ * sent on the new ring, each exactly once, nothing more for 2.5 s; the
+ * old ring stays untouched. (A backend that drains the old READs before
+ * it closes cannot show the defect: the case then says so and still
+ * asserts the same.)
+ */
+#define NEW_READS           8
+#define NEW_TOTAL           (NEW_READS + 4 + 2)
+#define MAX_RSP             (NEW_TOTAL + RING_SLOTS)
+
+static bool stale_rqid_reconnect(bool *stopped, OldRing *old)
+{
+    uint16_t oldq[RING_SLOTS];
+    vscsiif_request_t q[NEW_TOTAL];
+    vscsiif_response_t r[MAX_RSP];
+    unsigned int count[NEW_TOTAL] = { 0 };
+    unsigned int i, j, m, n;
+    bool inflight;
+    int64_t took;
+    int st;
+
+    CHECK(have_s, "no slow (iSCSI) vhost given (-t VHOST)");
+    if (!S.up) {
+        CALL(conn_open(&S, why, sizeof(why)));
+    }
+    CALL(clear_ua(&S));
+    CALL(agent_ok("tgt-stop"));
+    *stopped = true;
+    CALL(stall_reads(oldq));
+    st = close_keep_ring(old, STALL_CLOSE_MS, &took);
+    inflight = st == XenbusStateClosed || st == XenbusStateInitWait;
+    if (!inflight) {
+        /* The backend waits for the READs before it closes. */
+        CALL(agent_ok("tgt-cont"));
+        *stopped = false;
+        st = wait_closed(&S, 60000);
+        CHECK(st == XenbusStateClosed || st == XenbusStateInitWait,
+              "backend state %d after frontend 6 and tgtd continued", st);
+    }
+    printf("ROGUE: stale-rqid-reconnect: %s\n", inflight ?
+           "the old ring's 16 READs were still in flight (tgtd stopped) "
+           "when the new ring connected" :
+           "the backend closed only once the old ring's 16 READs had "
+           "completed (it drains before closing): this backend cannot "
+           "show the defect");
+    CALL(reconnect_new_ring());
+    for (i = 0; i < NEW_TOTAL; i++) {
+        if (i < NEW_READS) {
+            req_rw10(&q[i], false, 1024 + i * 8, 8);
+            seg_pages(&q[i], i, 8 * BLK);
+        } else if (i < NEW_READS + 4) {
+            req_tur(&q[i]);
+        } else {
+            req_inquiry(&q[i], 1);
+            seg(&q[i], 0, wpages.refs[NR_WPAGES - 1 - (i & 1)], 0, 36);
+        }
+    }
+    push(&S, q, NEW_TOTAL, true);
+    if (*stopped) {
+        sleep_ms(500);
+        CALL(agent_ok("tgt-cont"));
+        *stopped = false;
+    }
+    n = collect(&S, r, MAX_RSP, NEW_TOTAL, RSP_TIMEOUT_MS);
+    /* Anything late (a stale answer, a duplicate) arrives in this window. */
+    m = n < MAX_RSP ? n : MAX_RSP;
+    n += collect(&S, r + m, MAX_RSP - m, MAX_RSP + 1, SILENCE_MS);
+    for (j = 0; j < n && j < MAX_RSP; j++) {
+        for (i = 0; i < NEW_TOTAL && q[i].rqid != r[j].rqid; i++) {
+        }
+        if (i == NEW_TOTAL) {
+            unsigned int k;
+
+            for (k = 0; k < RING_SLOTS && oldq[k] != r[j].rqid; k++) {
+            }
+            CHECK(false, "response %u on the new ring has rqid %u (rslt "
+                  "0x%x), %s", j, r[j].rqid, (unsigned int)r[j].rslt,
+                  k < RING_SLOTS ? "a READ sent on the old ring" :
+                  "never sent");
+        }
+        count[i]++;
+        CHECK(i >= NEW_READS || r[j].rslt == 0, "new READ rqid %u: rslt "
+              "0x%x", r[j].rqid, (unsigned int)r[j].rslt);
+    }
+    for (i = 0; i < NEW_TOTAL; i++) {
+        CHECK(count[i] == 1, "new request %u (rqid %u) answered %u times",
+              i, q[i].rqid, count[i]);
+    }
+    CHECK(n == NEW_TOTAL, "%u responses for %u requests", n, NEW_TOTAL);
+    CALL(old_ring_untouched(old));
+    return true;
+}
+
+static bool case_stale_rqid_reconnect(void)
+{
+    OldRing old = { 0 };
+    bool stopped = false, ok;
+
+    ok = stale_rqid_reconnect(&stopped, &old);
+    if (stopped) {
+        char w[sizeof(why)];
+
+        memcpy(w, why, sizeof(w));
+        agent_ok("tgt-cont");
+        memcpy(why, w, sizeof(w));
+    }
+    old_ring_free(&old);
+    return ok;
+}
+
 /* Last: a well-behaved reconnect, INQUIRY, WRITE(10) + READ(10) verified. */
 static bool case_final_good(void)
 {
@@ -1716,12 +2383,16 @@ static const Case cases[] = {
     { "ring-prod-backwards", case_ring_prod_backwards },
     { "ring-unconsumed", case_ring_unconsumed },
     { "evtchn-storm", case_evtchn_storm },
+    { "intake-storm", case_intake_storm },
     { "xs-ring-ref-bad", case_xs_ring_ref_bad },
     { "xs-evtchn-bad", case_xs_evtchn_bad },
     { "xs-state-flap", case_xs_state_flap },
     { "xs-close-inflight", case_xs_close_inflight },
     { "xs-reconnect-loop", case_xs_reconnect_loop },
     { "xs-vanish", case_xs_vanish },
+    { "iothread-close-storm", case_iothread_close_storm },
+    { "close-stalled-lun", case_close_stalled_lun },
+    { "stale-rqid-reconnect", case_stale_rqid_reconnect },
     { "final-good-reconnect", case_final_good },
 };
 
@@ -1744,15 +2415,22 @@ static bool wanted(const char *name, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    const char *iothread_vhost = NULL, *slow_vhost = NULL;
     char *v;
     unsigned int i;
     int opt;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    while ((opt = getopt(argc, argv, "vlh")) != -1) {
+    while ((opt = getopt(argc, argv, "vlhi:t:")) != -1) {
         switch (opt) {
         case 'v':
             verbose = true;
+            break;
+        case 'i':
+            iothread_vhost = optarg;
+            break;
+        case 't':
+            slow_vhost = optarg;
             break;
         case 'l':
             for (i = 0; i < NR_CASES; i++) {
@@ -1760,14 +2438,14 @@ int main(int argc, char **argv)
             }
             return 0;
         default:
-            fprintf(stderr, "usage: %s [-v] [-l] ATTACK-VHOST HEALTHY-VHOST "
-                    "[CASE...]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-v] [-l] [-i VHOST] [-t VHOST] "
+                    "ATTACK-VHOST HEALTHY-VHOST [CASE...]\n", argv[0]);
             return 2;
         }
     }
     if (argc - optind < 2) {
-        fprintf(stderr, "usage: %s [-v] [-l] ATTACK-VHOST HEALTHY-VHOST "
-                "[CASE...]\n", argv[0]);
+        fprintf(stderr, "usage: %s [-v] [-l] [-i VHOST] [-t VHOST] "
+                "ATTACK-VHOST HEALTHY-VHOST [CASE...]\n", argv[0]);
         return 2;
     }
 
@@ -1800,6 +2478,15 @@ int main(int argc, char **argv)
                argv[optind], argv[optind + 1], my_domid);
         return 1;
     }
+    if ((iothread_vhost && !(have_c = conn_init(&C, atoi(iothread_vhost)))) ||
+        (slow_vhost && !(have_s = conn_init(&S, atoi(slow_vhost))))) {
+        printf("FAIL rogue-setup: no vscsi vhost %s for dom%u\n",
+               iothread_vhost && !have_c ? iothread_vhost : slow_vhost,
+               my_domid);
+        return 1;
+    }
+    snprintf(agent_dir, sizeof(agent_dir), "/local/domain/%u/data/xpv-rogue",
+             my_domid);
     printf("ROGUE: dom%u, attacking %s, healthy %s\n", my_domid, A.be, B.be);
     if (!conn_open(&A, why, sizeof(why)) || !conn_open(&B, why, sizeof(why))) {
         printf("FAIL rogue-connect: %s\n", why);
