@@ -1791,9 +1791,12 @@ static void xen_pvscsi_add_toolstack_lun(XenPVSCSI *s, unsigned int devnum)
     s->adopt = true;
     s->adopt_devnum = devnum;
     if (!qdev_realize_and_unref(dev, BUS(&s->bus), &err)) {
+        /*
+         * device_set_realized() has unparented the device (it had no
+         * parent), which took it off the bus and released its drive; the
+         * unref above freed it.
+         */
         s->adopt = false;
-        /* Off the bus: its drive and address are free again. */
-        object_unparent(OBJECT(dev));
         bdrv_unref(bs);
         goto fail;
     }
@@ -2125,7 +2128,7 @@ static void xen_pvscsi_backend_create(XenBackendInstance *backend,
     qdev_prop_set_uint32(DEVICE(xendev), "vhost", vhost);
     s->feature_host = fh && !strcmp(fh, "1");
     if (!qdev_realize_and_unref(DEVICE(xendev), BUS(xenbus), errp)) {
-        object_unparent(OBJECT(xendev));
+        /* Unparented by device_set_realized() and freed by the unref. */
         return;
     }
     xen_backend_set_device(backend, xendev);
