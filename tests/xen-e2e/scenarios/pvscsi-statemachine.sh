@@ -52,6 +52,10 @@ sense_bytes() {
         sed 's/^ //; s/ $//'
 }
 gnt_maps() { grep -c gntdev "/proc/${XE_QEMU_PID[g]}/maps"; }
+# lun_trace VHOST DEV: "TIME FROM TO" for each state QEMU wrote to DEV (trace)
+lun_trace() {
+    sed -n "s/^[0-9]*@\([0-9.]*\):xen_pvscsi_lun_state vhost $1 $2 state \([0-9]*\) -> \([0-9]*\)\$/\1 \2 \3/p" /tmp/sm-trace.log
+}
 trace_count() { grep -c "xen_pvscsi_connect vhost $1 " /tmp/sm-trace.log; }
 
 # ------------------------------------------------------------ images, scsi_debug --
@@ -379,11 +383,18 @@ if part 6 && domu_sync g r6 400 240; then
     TD=$(event_time inuse)
     xe_say "r6: unpaused at $T_UNPAUSE, DEVICE_DELETED inuse at ${TD:-none}; $DEVC states: $(tr '\n' '|' < /tmp/watch-devc.log)"
     check_match r6-inuse-device-deleted "$TD" '^[0-9]+\.[0-9]+$' "DEVICE_DELETED timestamp"
-    check_match r6-inuse-dev-5-then-6 "$(cut -d' ' -f2 /tmp/watch-devc.log | uniq | tr '\n' ' ')" \
-        '(^| )5 6 ' "$DEVC states seen"
-    T5=$(awk '$2 == 5 {print $1; exit}' /tmp/watch-devc.log)
+    # 6 lasts only until the LUN's nodes go (a fraction of a second): a
+    # xenstore watch in dom0 sees the 5 the guest acts on, QEMU's trace has
+    # every transition it wrote (same clock as the QMP event).
+    check_match r6-inuse-5-in-xenstore "$(cut -d' ' -f2 /tmp/watch-devc.log | uniq | tr '\n' ' ')" \
+        '^4 5 ' "$DEVC states seen by a xenstore watch"
+    TR=$(lun_trace 0 "$DEVC")
+    check_match r6-inuse-dev-5-then-6 "$(awk '{print $2 "->" $3}' <<< "$TR" | tr '\n' ' ')" \
+        '(^| )4->5 5->6 ' "$DEVC transitions in QEMU's trace"
+    check_eq r6-guest-released-inuse "$(xs_read "$F0/vscsi-devs/$DEVC/state")" 6 "the frontend's own $DEVC state"
+    T6=$(awk '$2 == 5 && $3 == 6 {print $1; exit}' <<< "$TR")
     check_sh r6-inuse-deleted-after-guest-release \
-        "[ -n '$TD' ] && [ -n '$T5' ] && awk 'BEGIN { exit !($TD > $T5 && $TD > $T_UNPAUSE) }'"
+        "[ -n '$TD' ] && [ -n '$T6' ] && awk 'BEGIN { exit !($TD >= $T6 && $TD > $T_UNPAUSE) }'"
     check_sh r6-inuse-nodes-gone "! xenstore-exists $B0/vscsi-devs/$DEVC"
     # The mounted LUN's data, read from dom0.
     WANT=$(tr -d '\r' < "$(domu_console g)" | sed -n 's/.*INUSE-MD5 \([0-9a-f]*\).*/\1/p' | tail -n 1)
