@@ -1857,6 +1857,33 @@ static void xen_pvscsi_devs_changed(void *opaque, const char *path)
     }
 }
 
+/*
+ * Connect to the ring the frontend published and bring the LUNs to
+ * Initialised (3). False if the frontend's nodes cannot be used.
+ */
+static bool xen_pvscsi_start(XenPVSCSI *s)
+{
+    Error *local_err = NULL;
+
+    xen_pvscsi_disconnect(s);
+    xen_pvscsi_connect(s, &local_err);
+    if (local_err) {
+        /*
+         * Bad ring-ref/event-channel values come from the guest, which can
+         * rewrite them and its state in a loop: a rate-limited line, not
+         * an error for xen-bus to print.
+         */
+        xen_pvscsi_guest_error(s, "cannot connect: %s",
+                               error_get_pretty(local_err));
+        error_free(local_err);
+        xen_pvscsi_disconnect(s);
+        return false;
+    }
+    xen_pvscsi_sync_toolstack_luns(s);
+    xen_pvscsi_luns_add_or_del(s);
+    return true;
+}
+
 static void xen_pvscsi_frontend_changed(XenDevice *xendev,
                                         enum xenbus_state frontend_state,
                                         Error **errp)
@@ -1877,24 +1904,9 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
         }
         /* Our own ring state: the state node is the toolstack's too. */
         if (!s->dataplane_on) {
-            Error *local_err = NULL;
-
-            xen_pvscsi_disconnect(s);
-            xen_pvscsi_connect(s, &local_err);
-            if (local_err) {
-                /*
-                 * Bad ring-ref/event-channel values come from the guest,
-                 * which can rewrite them and its state in a loop: a
-                 * rate-limited line, not an error for xen-bus to print.
-                 */
-                xen_pvscsi_guest_error(s, "cannot connect: %s",
-                                       error_get_pretty(local_err));
-                error_free(local_err);
-                xen_pvscsi_disconnect(s);
+            if (!xen_pvscsi_start(s)) {
                 return;
             }
-            xen_pvscsi_sync_toolstack_luns(s);
-            xen_pvscsi_luns_add_or_del(s);
             xen_device_backend_set_state(xendev, XenbusStateConnected);
         }
         if (frontend_state == XenbusStateConnected) {
@@ -1907,11 +1919,19 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
         break;
 
     case XenbusStateReconfiguring:
-        if (s->dataplane_on) {
+        if (!s->dataplane_on) {
+            /*
+             * A frontend that answered a reconfiguration (a toolstack's 7)
+             * before we saw its Initialised: connect first.
+             */
+            if (!xendev->backend_online || !xen_pvscsi_start(s)) {
+                break;
+            }
+        } else {
             xen_pvscsi_sync_toolstack_luns(s);
             xen_pvscsi_luns_add_or_del(s);
-            xen_device_backend_set_state(xendev, XenbusStateReconfigured);
         }
+        xen_device_backend_set_state(xendev, XenbusStateReconfigured);
         break;
 
     case XenbusStateClosing:
