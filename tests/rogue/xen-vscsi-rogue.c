@@ -2192,12 +2192,16 @@ static bool close_stalled_lun(bool *stopped, OldRing *old)
     return true;
 }
 
-static bool case_close_stalled_lun(void)
+/*
+ * Run a case that stops tgtd: whatever its outcome, the target continues
+ * afterwards (keeping the case's failure reason) and the old ring goes.
+ */
+static bool with_stopped_target(bool (*fn)(bool *stopped, OldRing *old))
 {
     OldRing old = { 0 };
     bool stopped = false, ok;
 
-    ok = close_stalled_lun(&stopped, &old);
+    ok = fn(&stopped, &old);
     if (stopped) {
         char w[sizeof(why)];
 
@@ -2207,6 +2211,11 @@ static bool case_close_stalled_lun(void)
     }
     old_ring_free(&old);
     return ok;
+}
+
+static bool case_close_stalled_lun(void)
+{
+    return with_stopped_target(close_stalled_lun);
 }
 
 /*
@@ -2309,19 +2318,7 @@ static bool stale_rqid_reconnect(bool *stopped, OldRing *old)
 
 static bool case_stale_rqid_reconnect(void)
 {
-    OldRing old = { 0 };
-    bool stopped = false, ok;
-
-    ok = stale_rqid_reconnect(&stopped, &old);
-    if (stopped) {
-        char w[sizeof(why)];
-
-        memcpy(w, why, sizeof(w));
-        agent_ok("tgt-cont");
-        memcpy(why, w, sizeof(w));
-    }
-    old_ring_free(&old);
-    return ok;
+    return with_stopped_target(stale_rqid_reconnect);
 }
 
 /* Last: a well-behaved reconnect, INQUIRY, WRITE(10) + READ(10) verified. */
