@@ -43,6 +43,21 @@ xe_record() {
     echo "XE-CHECK $line"
 }
 
+# scsi_debug_host H_REL_PATH: the host number of dom0's scsi_debug adapter
+# once /sys/bus/scsi/devices/HOST:H_REL_PATH exists (e.g. 0:0:1/block),
+# waiting up to 30 s (dom0 has no udev); the number even if it never does.
+scsi_debug_host() {
+    local h="" _
+    for _ in $(seq 60); do
+        h=$(grep -lx scsi_debug /sys/class/scsi_host/host*/proc_name 2>/dev/null | head -n 1)
+        h=${h%/proc_name}
+        h=${h##*/host}
+        [ -n "$h" ] && [ -e "/sys/bus/scsi/devices/$h:$1" ] && break
+        sleep 0.5
+    done
+    echo "$h"
+}
+
 # ---------------------------------------------------------------- xenstore --
 xs_read() { xenstore-read "$1" 2>/dev/null; }
 

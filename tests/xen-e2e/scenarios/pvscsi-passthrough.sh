@@ -26,14 +26,7 @@ MERR_LBA=4660   # scsi_debug's default medium_error_start (0x1234)
 check modprobe-sd-sg modprobe -a sd_mod sg || exit 1
 check modprobe-scsi_debug modprobe scsi_debug dev_size_mb=64 max_luns=4 \
     opts=2 medium_error_start=$MERR_LBA medium_error_count=10 || exit 1
-H=""
-for _ in $(seq 60); do
-    H=$(grep -lx scsi_debug /sys/class/scsi_host/host*/proc_name 2>/dev/null | head -n 1)
-    H=${H%/proc_name}
-    H=${H##*/host}
-    [ -n "$H" ] && [ -d "/sys/bus/scsi/devices/$H:0:0:3/block" ] && break
-    sleep 0.5
-done
+H=$(scsi_debug_host 0:0:3/block)
 node() { local n; n=$(ls "/sys/bus/scsi/devices/$1/$2" 2>/dev/null | head -n 1); [ -n "$n" ] && echo "/dev/$n"; }
 SGA=$(node "$H:0:0:0" scsi_generic)
 SDB=$(node "$H:0:0:1" block)

@@ -107,14 +107,7 @@ check tgt-config sh -c "tgtadm --lld iscsi --mode target --op new --tid 1 -T $IQ
 # item 14: scsi_debug, two LUNs on one store (dom0 has no udev: sd and sg first)
 check modprobe-sd-sg modprobe -a sd_mod sg || exit 1
 check modprobe-scsi_debug modprobe scsi_debug dev_size_mb=16 max_luns=2 || exit 1
-H=""
-for _ in $(seq 60); do
-    H=$(grep -lx scsi_debug /sys/class/scsi_host/host*/proc_name 2>/dev/null | head -n 1)
-    H=${H%/proc_name}
-    H=${H##*/host}
-    [ -n "$H" ] && [ -d "/sys/bus/scsi/devices/$H:0:0:1/block" ] && break
-    sleep 0.5
-done
+H=$(scsi_debug_host 0:0:1/block)
 WWN0=$(tr -d ' \n' < "/sys/bus/scsi/devices/$H:0:0:0/wwid" 2>/dev/null)
 WWN1=$(tr -d ' \n' < "/sys/bus/scsi/devices/$H:0:0:1/wwid" 2>/dev/null)
 SD0=/dev/$(ls "/sys/bus/scsi/devices/$H:0:0:0/block" 2>/dev/null)

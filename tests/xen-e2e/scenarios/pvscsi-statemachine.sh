@@ -63,14 +63,7 @@ truncate -s 32M /tmp/base.img /tmp/inuse.img /tmp/v1.img /tmp/v2.img /tmp/hot-a.
     /tmp/hot-b.img /tmp/auto.img
 check modprobe-sd-sg modprobe -a sd_mod sg || exit 1
 check modprobe-scsi_debug modprobe scsi_debug dev_size_mb=16 dsense=1 || exit 1
-H=""
-for _ in $(seq 60); do
-    H=$(grep -lx scsi_debug /sys/class/scsi_host/host*/proc_name 2>/dev/null | head -n 1)
-    H=${H%/proc_name}
-    H=${H##*/host}
-    [ -n "$H" ] && [ -d "/sys/bus/scsi/devices/$H:0:0:0/scsi_generic" ] && break
-    sleep 0.5
-done
+H=$(scsi_debug_host 0:0:0/scsi_generic)
 SGD=/dev/$(ls "/sys/bus/scsi/devices/$H:0:0:0/scsi_generic" 2>/dev/null | head -n 1)
 check scsi_debug-sg test -c "$SGD" || exit 1
 
@@ -383,11 +376,11 @@ if part 6 && domu_sync g r6 400 240; then
     TD=$(event_time inuse)
     xe_say "r6: unpaused at $T_UNPAUSE, DEVICE_DELETED inuse at ${TD:-none}; $DEVC states: $(tr '\n' '|' < /tmp/watch-devc.log)"
     check_match r6-inuse-device-deleted "$TD" '^[0-9]+\.[0-9]+$' "DEVICE_DELETED timestamp"
-    # 6 lasts only until the LUN's nodes go (a fraction of a second): a
-    # xenstore watch in dom0 sees the 5 the guest acts on, QEMU's trace has
-    # every transition it wrote (same clock as the QMP event).
-    check_match r6-inuse-5-in-xenstore "$(cut -d' ' -f2 /tmp/watch-devc.log | uniq | tr '\n' ' ')" \
-        '^4 5 ' "$DEVC states seen by a xenstore watch"
+    # 5 and 6 each last only a fraction of a second (the guest acts on 5
+    # at once, the LUN's nodes go after 6): a xenstore watch in dom0 reads
+    # the node after the fact and can miss either (one run saw "4 6").
+    # QEMU's trace has every transition it wrote (same clock as the QMP
+    # event).
     TR=$(lun_trace 0 "$DEVC")
     check_match r6-inuse-dev-5-then-6 "$(awk '{print $2 "->" $3}' <<< "$TR" | tr '\n' ' ')" \
         '(^| )4->5 5->6 ' "$DEVC transitions in QEMU's trace"
