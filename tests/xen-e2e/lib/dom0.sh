@@ -43,6 +43,15 @@ xe_record() {
     echo "XE-CHECK $line"
 }
 
+# xs_dev_of BE VDEV: the dev-N under BE/vscsi-devs whose v-dev is VDEV.
+xs_dev_of() {
+    local d
+    for d in $(xenstore-list "$1/vscsi-devs" 2>/dev/null); do
+        [ "$(xs_read "$1/vscsi-devs/$d/v-dev")" = "$2" ] && { echo "$d"; return 0; }
+    done
+    return 1
+}
+
 # scsi_debug_host H_REL_PATH: the host number of dom0's scsi_debug adapter
 # once /sys/bus/scsi/devices/HOST:H_REL_PATH exists (e.g. 0:0:1/block),
 # waiting up to 30 s (dom0 has no udev); the number even if it never does.

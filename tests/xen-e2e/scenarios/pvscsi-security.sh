@@ -53,14 +53,6 @@ xs_wait_any() {
         sleep 0.5
     done
 }
-# dev_of BE VDEV: the dev-N of BE whose v-dev is VDEV.
-dev_of() {
-    local d
-    for d in $(xenstore-list "$1/vscsi-devs" 2>/dev/null); do
-        [ "$(xs_read "$1/vscsi-devs/$d/v-dev")" = "$2" ] && { echo "$d"; return 0; }
-    done
-    return 1
-}
 # cli_fails NAME REGEX... -- CLI-ARGS: exit 1 and every REGEX in the output.
 cli_fails() {
     local name=$1 out rc re
@@ -218,7 +210,7 @@ out=$(xe_qmp sec \
     '{"execute":"blockdev-add","arguments":{"driver":"raw","node-name":"q0","file":{"driver":"file","filename":"/tmp/sec-qmp.img"}}}' \
     '{"execute":"device_add","arguments":{"driver":"scsi-hd","id":"qlun","bus":"vs0.0","channel":0,"scsi-id":2,"lun":0,"drive":"q0"}}')
 check_eq taken-devnum-qmp-device-add "$(grep -c '"return"' <<< "$out")" 2
-QDEV=$(dev_of "$BE/0" 0:0:2:0)
+QDEV=$(xs_dev_of "$BE/0" 0:0:2:0)
 xe_say "vscsi-devs before device_add: $BEFORE; the QMP LUN got '$QDEV'"
 check_sh taken-devnum-qmp-new-dev "case ' $BEFORE' in *' $QDEV '*) exit 1 ;; esac; [ -n '$QDEV' ]"
 check_xs taken-devnum-qmp-connected "$BE/0/vscsi-devs/$QDEV/state" 4 30
@@ -249,7 +241,7 @@ check_eq big-devnum-other-devs-untouched \
 check failed-lun-mknod mknod /tmp/sec-chr c 1 3
 cli_fails failed-lun-state6-error 'attaching /tmp/sec-chr as 0:0:3:0 failed: .+' -- \
     attach "$DOMID" /tmp/sec-chr 0:0:3:0
-check_eq failed-lun-nodes-removed "$(dev_of "$BE/0" 0:0:3:0)" ""
+check_eq failed-lun-nodes-removed "$(xs_dev_of "$BE/0" 0:0:3:0)" ""
 qb=$(xe_qmp sec '{"execute":"query-block"}')
 check_match failed-lun-qmp-answers "$qb" '"return"'
 if grep -q '/tmp/sec-chr' <<< "$qb"; then
@@ -260,12 +252,12 @@ fi
 pid=${XE_QEMU_PID[sec]:-none}
 check_sh failed-lun-pdev-not-open "[ -d /proc/$pid/fd ] && [ -z \"\$(find /proc/$pid/fd -lname /tmp/sec-chr)\" ]"
 check failed-lun-good-same-vdev "$CLI" attach "$DOMID" raw:/tmp/sec-good.img 0:0:3:0
-check_xs failed-lun-good-connected "$BE/0/vscsi-devs/$(dev_of "$BE/0" 0:0:3:0)/state" 4 10
+check_xs failed-lun-good-connected "$BE/0/vscsi-devs/$(xs_dev_of "$BE/0" 0:0:3:0)/state" 4 10
 
 # --- item 14: naa.WWN:LUN ------------------------------------------------
 NAAU="naa.$(echo "${WWN0#naa.}" | tr a-f A-F):0"
 check naa-cli-attach "$CLI" attach "$DOMID" "$NAAU" 0:0:4:0
-ND=$(dev_of "$BE/0" 0:0:4:0)
+ND=$(xs_dev_of "$BE/0" 0:0:4:0)
 check_eq naa-cli-pdev-hctl "$(xs_read "$BE/0/vscsi-devs/$ND/p-dev")" "$H:0:0:0"
 check_eq naa-cli-pdevname "$(xs_read "$BE/0/vscsi-devs/$ND/p-devname")" "$NAAU"
 check_xs naa-cli-connected "$BE/0/vscsi-devs/$ND/state" 4 10
@@ -299,8 +291,8 @@ name = "sec"
 vscsi = [ 'raw:/tmp/sec-det.img,3:0:8:0', 'raw:/tmp/sec-keep.img,3:0:9:0' ]
 CFG
 check detach-create-vhost "$CLI" create-from-cfg /tmp/sec.cfg
-DD=$(dev_of "$BE/3" 3:0:8:0)
-KD=$(dev_of "$BE/3" 3:0:9:0)
+DD=$(xs_dev_of "$BE/3" 3:0:8:0)
+KD=$(xs_dev_of "$BE/3" 3:0:9:0)
 domu_release sec ready
 
 # (no idle bound: where LUNs are missing the guest waits 60 s for them, silently)

@@ -27,14 +27,6 @@ part() { [[ " $SM_PARTS " == *" $1 "* ]]; }
 xe_say "parts: $SM_PARTS"
 
 now() { date +%s.%N; }
-# devnum_of BE VDEV: the dev-N under BE/vscsi-devs whose v-dev is VDEV
-devnum_of() {
-    local d
-    for d in $(xenstore-list "$1/vscsi-devs" 2>/dev/null); do
-        [ "$(xs_read "$1/vscsi-devs/$d/v-dev")" = "$2" ] && { echo "$d"; return 0; }
-    done
-    return 1
-}
 # peripheral ID: present in QOM
 qom_has() { xe_qmp g '{"execute":"qom-list","arguments":{"path":"/machine/peripheral"}}' | grep -q "\"name\": \"$1\""; }
 # wait_for T CMD...: poll CMD every 0.5 s for T seconds
@@ -327,7 +319,7 @@ check_vscsi_connected "" qscsi "$D" 180
 if part 6 && domu_sync g r6 400 240; then
     B0=$BQ/0
     F0=$FEV/0
-    DEVC=$(devnum_of "$B0" 0:0:2:0)
+    DEVC=$(xs_dev_of "$B0" 0:0:2:0)
     xe_say "r6: in-use LUN 0:2:0 is $DEVC; $(xenstore-ls "$B0/vscsi-devs" | tr -s ' \n' ' ')"
     watch_node devc "$B0/vscsi-devs/$DEVC/state"
     domu_release g r6
@@ -339,7 +331,7 @@ if part 6 && domu_sync g r6 400 240; then
         '{"execute":"device_add","arguments":{"driver":"scsi-hd","id":"luna","bus":"vs0.0","channel":0,"scsi-id":3,"lun":0,"drive":"ha"}}')
     check_eq r6-add-a "$(grep -c '"return"' <<< "$out")" 2 "QMP returns ($(echo "$out" | xe_oneline))"
     check_xs r6-vhost-7 "$B0/state" 7 10
-    DEVA=$(devnum_of "$B0" 0:0:3:0)
+    DEVA=$(xs_dev_of "$B0" 0:0:3:0)
     check_eq r6-a-state-1 "$(xs_read "$B0/vscsi-devs/$DEVA/state")" 1 "$DEVA"
     # The frontend's answer to 7, written for it while it is paused.
     xenstore-write "$F0/state" 7
@@ -369,7 +361,7 @@ if part 6 && domu_sync g r6 400 240; then
     fi
     check_xs r6-a-state-4 "$B0/vscsi-devs/$DEVA/state" 4 30
     DEVB=""
-    wait_for 60 eval 'DEVB=$(devnum_of "$B0" 0:0:4:0)'
+    wait_for 60 eval 'DEVB=$(xs_dev_of "$B0" 0:0:4:0)'
     check_xs r6-b-state-4 "$B0/vscsi-devs/${DEVB:-<no dev-N for 0:0:4:0>}/state" 4 60
     check_xs r6-vhost-4 "$B0/state" 4 60
     wait_for 60 has_event inuse || true
@@ -409,7 +401,7 @@ if part 7 && domu_sync g r7a-unbound 400 240; then
     check_eq r7a-be-7-written "$(xs_read "$B1/state")" 7
     domu_release g r7a-unbound
     check_xs r7a-be-connected "$B1/state" 4 60
-    check_xs r7a-lun-connected "$B1/vscsi-devs/$(devnum_of "$B1" 1:0:6:0)/state" 4 30
+    check_xs r7a-lun-connected "$B1/vscsi-devs/$(xs_dev_of "$B1" 1:0:6:0)/state" 4 30
     check_eq r7a-ring-mapped "$(gnt_maps)" $((maps0 + 1)) "gntdev mappings in QEMU (before the bind: $maps0)"
     check_eq r7a-connect-traced "$(trace_count 1)" $((conn0 + 1)) "xen_pvscsi_connect vhost 1 lines"
     domu_sync g r7a-done 400 240 && domu_release g r7a-done
