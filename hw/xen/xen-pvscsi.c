@@ -112,7 +112,6 @@ typedef struct XenPVSCSIReq {
  * ring, and no disconnect waits for I/O.
  */
 struct XenPVSCSIPool {
-    XenPVSCSI *s;
     bool detached;
     bool held;                      /* being walked: do not free */
     unsigned int nr_inflight;
@@ -325,7 +324,6 @@ static XenPVSCSIPool *xen_pvscsi_pool_new(XenPVSCSI *s)
     XenPVSCSIPool *pool = g_new0(XenPVSCSIPool, 1);
     unsigned int i, max_elems = MAX(s->sg_grant, VSCSIIF_SG_TABLESIZE);
 
-    pool->s = s;
     QTAILQ_INIT(&pool->free_reqs);
     QTAILQ_INIT(&pool->inflight);
     for (i = 0; i < XEN_PVSCSI_RING_SIZE; i++) {
@@ -2187,7 +2185,9 @@ static char *xen_pvscsi_get_name(XenDevice *xendev, Error **errp)
     XenBus *xenbus = XEN_BUS(qdev_get_parent_bus(DEVICE(xendev)));
     domid_t fe = xendev->frontend_id == DOMID_INVALID ? xen_domid :
                  xendev->frontend_id;
-    unsigned int n;
+    /* Ours and the kernel's xen-scsiback. */
+    static const char *const types[] = { "qscsi", "vscsi" };
+    unsigned int n, i;
 
     if (s->vhost != XEN_PVSCSI_VHOST_AUTO) {
         return g_strdup_printf("%u", s->vhost);
@@ -2199,15 +2199,13 @@ static char *xen_pvscsi_get_name(XenDevice *xendev, Error **errp)
      */
     for (n = 0; n < XEN_PVSCSI_MAX_VHOST; n++) {
         bool used = false;
-        const char *type;
         XenDevice *other;
         BusChild *kid;
 
-        for (type = "qscsi"; type; type = strcmp(type, "qscsi") ? NULL :
-                                          "vscsi") {
+        for (i = 0; i < ARRAY_SIZE(types); i++) {
             g_autofree char *path = g_strdup_printf(
                 "/local/domain/%u/backend/%s/%u/%u", xenbus->backend_id,
-                type, fe, n);
+                types[i], fe, n);
             g_autofree char *val = NULL;
             unsigned int len;
 
