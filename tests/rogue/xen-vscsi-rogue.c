@@ -2124,6 +2124,28 @@ static bool read_ok_s(void)
 }
 
 /*
+ * The slow (iSCSI) vhost connected and without a pending unit attention,
+ * then tgtd stopped (*@stopped set) and 16 READs stuck on it (@rqids).
+ */
+static bool stop_target_and_stall(bool *stopped, uint16_t *rqids,
+                                  bool check_first)
+{
+    CHECK(have_s, "no slow (iSCSI) vhost given (-t VHOST)");
+    if (!S.up) {
+        CALL(conn_open(&S, why, sizeof(why)));
+    }
+    CALL(clear_ua(&S));
+    if (check_first) {
+        CALL(inquiry_ok(&S));
+        CALL(read_ok_s());
+    }
+    CALL(agent_ok("tgt-stop"));
+    *stopped = true;
+    CALL(stall_reads(rqids));
+    return true;
+}
+
+/*
  * Item 8: the frontend of S closes with 16 READs stuck on the stopped
  * target. Asserted while tgtd is still stopped: the backend reaches
  * Closed (6, or 2 right after) within 4 s, dom0's query-status answers
@@ -2141,16 +2163,7 @@ static bool close_stalled_lun(bool *stopped, OldRing *old)
     int64_t took;
     int st;
 
-    CHECK(have_s, "no slow (iSCSI) vhost given (-t VHOST)");
-    if (!S.up) {
-        CALL(conn_open(&S, why, sizeof(why)));
-    }
-    CALL(clear_ua(&S));
-    CALL(inquiry_ok(&S));
-    CALL(read_ok_s());
-    CALL(agent_ok("tgt-stop"));
-    *stopped = true;
-    CALL(stall_reads(rqids));
+    CALL(stop_target_and_stall(stopped, rqids, true));
     CALL(agent_ok("probe-start close-stalled-lun"));
     st = close_keep_ring(old, STALL_CLOSE_MS, &took);
     printf("ROGUE: close-stalled-lun: backend state %d %" PRId64 " ms after "
@@ -2244,14 +2257,7 @@ static bool stale_rqid_reconnect(bool *stopped, OldRing *old)
     int64_t took;
     int st;
 
-    CHECK(have_s, "no slow (iSCSI) vhost given (-t VHOST)");
-    if (!S.up) {
-        CALL(conn_open(&S, why, sizeof(why)));
-    }
-    CALL(clear_ua(&S));
-    CALL(agent_ok("tgt-stop"));
-    *stopped = true;
-    CALL(stall_reads(oldq));
+    CALL(stop_target_and_stall(stopped, oldq, false));
     st = close_keep_ring(old, STALL_CLOSE_MS, &took);
     inflight = st == XenbusStateClosed || st == XenbusStateInitWait;
     if (!inflight) {
