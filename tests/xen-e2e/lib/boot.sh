@@ -46,6 +46,14 @@ xe_timestamp() {
     done
 }
 
+# xe_hold_active: outer-vm.hold holds the pid of a live process (who
+# asked for the next nested-Xen slots).
+xe_hold_active() {
+    local p
+    p=$(cat "$XE_CACHE/outer-vm.hold" 2>/dev/null) || return 1
+    [ -n "$p" ] && kill -0 "$p" 2>/dev/null
+}
+
 xe_boot() {
     local dir=$1 scen=$2 share timeout rc pid stage t0 now last_stage kill_reason=""
     shift 2
@@ -54,13 +62,25 @@ xe_boot() {
     # xl create past its time bounds. Other runners wait here, visibly. The
     # lock comes before the share is assembled, so that a run that waited
     # boots the binaries of when it starts, not of when it began to wait.
+    # flock is not first-come first-served: XE_PRIORITY=1 runs go first
+    # while $XE_CACHE/outer-vm.hold names a live process (xe_hold_active).
     local lockfd
     exec {lockfd}> "$XE_CACHE/outer-vm.lock"
-    if ! flock -n "$lockfd"; then
-        xe_log "$scen: another nested-Xen run holds $XE_CACHE/outer-vm.lock; waiting for it"
-        flock "$lockfd"
-        xe_log "$scen: lock acquired"
-    fi
+    while :; do
+        if [ "${XE_PRIORITY:-0}" != 1 ] && xe_hold_active; then
+            xe_log "$scen: waiting: priority runs first ($XE_CACHE/outer-vm.hold)"
+            while xe_hold_active; do sleep 10; done
+        fi
+        if ! flock -n "$lockfd"; then
+            xe_log "$scen: another nested-Xen run holds $XE_CACHE/outer-vm.lock; waiting for it"
+            flock "$lockfd"
+            xe_log "$scen: lock acquired"
+        fi
+        if [ "${XE_PRIORITY:-0}" = 1 ] || ! xe_hold_active; then
+            break
+        fi
+        flock -u "$lockfd"
+    done
     rm -rf "$dir"
     mkdir -p "$share"/{harness,bin,boot,out}
     cp -r "$XE_DIR/lib" "$XE_DIR/scenarios" "$share/harness/"
