@@ -36,16 +36,26 @@ xpv_debian_uri() {
         { uri = "" }'
 }
 
+# The source serving bookworm-security/main in this machine's apt setup
+# (empty if none): the Xen 4.17 tools source (build-xen-tools.sh).
+xpv_debian_security_uri() {
+    apt-cache policy 2>/dev/null | awk '
+        /^ *[0-9]+ [a-z]+:\/\/.* bookworm-security\/main / { print $2; exit }'
+}
+
 # A private apt configuration: its own sources, lists and cache, so the
 # machine's apt setup is never edited. Prints the apt-get options to use.
 xpv_private_apt() {
-    local d="$XPV_CACHE/apt" uri
+    local d="$XPV_CACHE/apt" uri suri
     uri=$(xpv_debian_uri)
+    suri=$(xpv_debian_security_uri)
     [ -n "$uri" ] || xpv_die "cannot find the Debian archive in this machine's apt sources (run 'apt-get update', or set XPV_DEBIAN_URI)"
     mkdir -p "$d/lists/partial" "$d/archives/partial"
     cat > "$d/sources.list.new" <<EOS
 deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $XPV_QEMU_SUITE main
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri bookworm-backports main
+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri bookworm main
+${suri:+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $suri bookworm-security main}
 EOS
     if ! cmp -s "$d/sources.list.new" "$d/sources.list"; then
         mv "$d/sources.list.new" "$d/sources.list"
@@ -60,7 +70,7 @@ EOS
                   -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
                   -o "APT::Sandbox::User=root")
     if [ ! -f "$d/lists/stamp" ] || [ -n "$(find "$d/lists/stamp" -mmin +1440)" ]; then
-        xpv_log "updating the private apt lists (trixie sources, bookworm-backports)"
+        xpv_log "updating the private apt lists (trixie and bookworm sources, bookworm-backports)"
         apt-get "${XPV_APT_OPTS[@]}" -q update >&2 || xpv_die "apt-get update (private config) failed"
         touch "$d/lists/stamp"
     fi
