@@ -27,7 +27,14 @@
 # the 9p share on every run, with the scenario scripts. A QEMU rebuild
 # changes no image unless it starts to need other shared libraries.
 #
+# images.sha256, next to images.env: the sha256 of each image (sha256sum
+# format, paths relative to $XE_CACHE), rewritten when an image is newer.
+# The images are not reproducible (debootstrap, timestamps), so the QEMU
+# functional test tests/functional/test_x86_64_xen_pvscsi.py pins its
+# assets against this manifest.
+#
 # Usage: tests/xen-e2e/images.sh [--force]   (--force: rebuild everything)
+#        tests/xen-e2e/images.sh --manifest  (only (re)write images.sha256)
 # SPDX-License-Identifier: GPL-2.0-or-later
 set -euo pipefail
 # shellcheck source=lib/host.sh
@@ -35,6 +42,25 @@ set -euo pipefail
 
 FORCE=0
 [ "${1:-}" = --force ] && FORCE=1
+
+# write_manifest: $XE_CACHE/images.sha256 for the images images.env names,
+# unless it exists and no image is newer than it.
+MANIFEST_FILES="kernel/xen.elf kernel/vmlinuz kernel/vmlinux dom0.cpio domu.cpio.gz domu-fat.cpio.gz"
+write_manifest() {
+    local m="$XE_CACHE/images.sha256" f stale=0
+    for f in $MANIFEST_FILES; do
+        [ -f "$XE_CACHE/$f" ] || xe_die "manifest: $XE_CACHE/$f missing (build the images first)"
+        [ -f "$m" ] && [ ! "$XE_CACHE/$f" -nt "$m" ] || stale=1
+    done
+    if [ "$stale" = 0 ] && [ "$FORCE" = 0 ]; then
+        xe_log "manifest: up to date ($m)"
+        return
+    fi
+    # shellcheck disable=SC2086
+    (cd "$XE_CACHE" && sha256sum $MANIFEST_FILES) > "$m.tmp"
+    mv "$m.tmp" "$m"
+    xe_log "manifest: $m"
+}
 
 # dom0 userland. xen-utils-4.17: xl, xenstored, xenconsoled, libxl;
 # xenstore-utils: xenstore-read/write/ls/chmod; cpio: per-scenario domU
@@ -68,6 +94,10 @@ DOMU_FAT_BINS="/usr/bin/fio"
 mkdir -p "$XE_CACHE"
 exec 9>"$XE_CACHE/.images.lock"
 flock -w 3600 9 || xe_die "another images.sh holds $XE_CACHE/.images.lock"
+if [ "${1:-}" = --manifest ]; then
+    write_manifest
+    exit 0
+fi
 
 SELF_HASH=$(xe_hash < "$0")
 stamp() { date +%s; }
@@ -292,4 +322,5 @@ XE_IMG_DOMU=$XE_CACHE/domu.cpio.gz
 XE_IMG_DOMU_FAT=$XE_CACHE/domu-fat.cpio.gz
 EOF
 mv "$XE_CACHE/images.env.tmp" "$XE_CACHE/images.env"
+write_manifest
 xe_log "images ready: $XE_CACHE/images.env"
