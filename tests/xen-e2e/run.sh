@@ -83,6 +83,12 @@ xe_log "project QEMU: $XE_QEMU_BIN${XPV_SANITIZERS:+ (ASan+UBSan build)}"
 # The hostile frontend of pvscsi-rogue (cheap; a failure only fails that one).
 bash "$XPV_ROOT/scripts/xen-pvscsi/build-rogue.sh" ||
     xe_log "note: xen-vscsi-rogue could not be built (pvscsi-rogue will fail)"
+# libxl/xl with the contrib/xen vscsi series, for xl-vscsi only (cached:
+# a no-op when built; the first build takes a few minutes).
+case " ${SCENARIOS[*]} " in *" xl-vscsi "*)
+    bash "$XPV_ROOT/scripts/xen-pvscsi/build-xen-tools.sh" ||
+        xe_log "note: the patched xl could not be built (xl-vscsi will fail)" ;;
+esac
 
 RUN="$XE_CACHE/runs/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$RUN"

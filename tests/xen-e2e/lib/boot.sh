@@ -9,6 +9,8 @@
 #   harness/   lib/ and scenarios/ of this tree (copied)
 #   bin/       the project's qemu-system-x86_64 (without debug info),
 #              qemu-img, QEMU's keymaps and scripts/xen-vscsi
+#   xen-tools/ bin/xl, lib/libxenlight.so.4.17*, lib/libxlutil.so.4.17*
+#              with the contrib/xen series, if built (xl-vscsi)
 #   boot/      vmlinuz (the domU kernel: the uncompressed ELF vmlinux if
 #              images.sh could extract it), domu.cpio.gz, domu-fat.cpio.gz
 #   run.env    XE_SCENARIO, XE_SCENARIO_TIMEOUT, VAR=VALUE...
@@ -102,6 +104,13 @@ xe_boot() {
     [ -x "$XPV_CACHE/rogue/xen-vscsi-rogue" ] && xe_link "$XPV_CACHE/rogue/xen-vscsi-rogue" "$share/bin/xen-vscsi-rogue"
     # the project's xl-style PV SCSI toolstack CLI, if present
     [ -f "$XPV_ROOT/scripts/xen-vscsi" ] && install -m 0755 "$XPV_ROOT/scripts/xen-vscsi" "$share/bin/xen-vscsi"
+    # xl + libxenlight + libxlutil with the contrib/xen vscsi series
+    # (build-xen-tools.sh), if built: xen-tools/{bin,lib}; dom0's own xl is
+    # left alone, the xl-vscsi scenario runs this one with LD_LIBRARY_PATH.
+    if [ -x "$XPV_CACHE/xen-tools/out/bin/xl" ]; then
+        mkdir -p "$share/xen-tools"
+        cp -a "$XPV_CACHE/xen-tools/out/bin" "$XPV_CACHE/xen-tools/out/lib" "$share/xen-tools/"
+    fi
     xe_link "${XE_IMG_VMLINUX:-$XE_IMG_VMLINUZ}" "$share/boot/vmlinuz"
     xe_link "$XE_IMG_DOMU" "$share/boot/domu.cpio.gz"
     xe_link "$XE_IMG_DOMU_FAT" "$share/boot/domu-fat.cpio.gz"
