@@ -12,7 +12,9 @@
 #   xen-tools/ bin/xl, lib/libxenlight.so.4.17*, lib/libxlutil.so.4.17*
 #              with the contrib/xen series, if built (xl-vscsi)
 #   boot/      vmlinuz (the domU kernel: the uncompressed ELF vmlinux if
-#              images.sh could extract it), domu.cpio.gz, domu-fat.cpio.gz
+#              images.sh could extract it), domu.cpio.gz, domu-fat.cpio.gz,
+#              modules/xen-scsifront-VARIANT.ko for a scenario with
+#              "# XE_LINUX_MODULES=VARIANT" (lib/linux-modules.sh)
 #   run.env    XE_SCENARIO, XE_SCENARIO_TIMEOUT, VAR=VALUE...
 #   out/       results written by dom0: stage, checks, scenario.log,
 #              console/guest-*.log, qemu-*.log, dmesg, xenstore dump
@@ -27,6 +29,9 @@
 # serial console is this terminal (demo), no time bounds after the start.
 # XE_BOOT_VERBOSE=1 logs each stage as it is reached.
 # SPDX-License-Identifier: GPL-2.0-or-later
+
+# shellcheck source=linux-modules.sh
+. "$(dirname "${BASH_SOURCE[0]}")/linux-modules.sh"
 
 : "${XE_BOOT_TIMEOUT:=300}"
 : "${XE_TOOLSTACK_TIMEOUT:=180}"
@@ -60,6 +65,9 @@ xe_boot() {
     local dir=$1 scen=$2 share timeout rc pid stage t0 now last_stage kill_reason=""
     shift 2
     share="$dir/share"
+    # guest modules from contrib/linux (lib/linux-modules.sh), built
+    # before the wait: a build holds no nested-Xen slot
+    xe_linux_modules_build "$scen"
     # One nested Xen at a time on this machine: two TCG VMs on 2 cores push
     # xl create past its time bounds. Other runners wait here, visibly. The
     # lock comes before the share is assembled, so that a run that waited
@@ -114,6 +122,7 @@ xe_boot() {
     xe_link "${XE_IMG_VMLINUX:-$XE_IMG_VMLINUZ}" "$share/boot/vmlinuz"
     xe_link "$XE_IMG_DOMU" "$share/boot/domu.cpio.gz"
     xe_link "$XE_IMG_DOMU_FAT" "$share/boot/domu-fat.cpio.gz"
+    xe_linux_modules_share "$share"
     timeout=$(xe_scenario_header "$scen" XE_TIMEOUT)
     timeout=${XE_SCENARIO_TIMEOUT:-${timeout:-600}}
     {

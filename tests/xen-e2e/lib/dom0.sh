@@ -20,6 +20,8 @@
 #                                  the project's QEMU for that domain:
 #                                  -xen-domid ID -xen-attach -M xenpv
 #                                  -nodefaults -display none -qmp ... ARGS
+#   domu_scsifront NAME VARIANT    the guest loads xen-scsifront built
+#                                  from contrib/linux (lib/linux-modules.sh)
 #   domu_unpause NAME; domu_wait NAME [TIMEOUT] [PREFIX]
 #   domu_sync NAME TAG [T [IDLE]]; domu_release NAME TAG
 #   xe_qmp NAME JSON...            QMP commands to a started QEMU
@@ -170,6 +172,22 @@ domu_create() {
     DOMID=$(xl domid "$name")
     XE_DOMID[$name]=$DOMID
     xe_say "domain $name created paused, domid $DOMID"
+}
+
+# domu_scsifront NAME VARIANT: guest NAME gets xen-scsifront-VARIANT.ko,
+# built from contrib/linux on the host for a scenario with the header
+# "# XE_LINUX_MODULES=VARIANT[,...]" (lib/linux-modules.sh), as
+# /xe/modules/xen-scsifront.ko, which xe_load_scsifront (lib/guest.sh)
+# loads instead of its kernel's module. Call it after guest_script, before
+# domu_create. Records FAIL NAME-scsifront-VARIANT if there is no such module.
+domu_scsifront() {
+    local ko="$XE_BOOT/modules/xen-scsifront-$2.ko"
+    if [ ! -f "$ko" ]; then
+        fail "$1-scsifront-$2" "no $ko on the share (contrib/linux/build-module.sh $2 failed on the host, or no '# XE_LINUX_MODULES=$2' header)"
+        return 1
+    fi
+    mkdir -p "$XE_GUESTS/$1/root/xe/modules" &&
+        cp "$ko" "$XE_GUESTS/$1/root/xe/modules/xen-scsifront.ko"
 }
 
 domu_domid() { echo "${XE_DOMID[$1]}"; }

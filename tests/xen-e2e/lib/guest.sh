@@ -72,6 +72,21 @@ xe_modprobe() {
     done
 }
 
+# xe_load_scsifront [PARAM=VALUE...]: xen-scsifront, sd_mod and sg. The
+# module is /xe/modules/xen-scsifront.ko (built from contrib/linux, put
+# there by dom0's domu_scsifront) with the given parameters if the guest
+# has one, else the kernel's own.
+xe_load_scsifront() {
+    if [ -f /xe/modules/xen-scsifront.ko ]; then
+        xe_modprobe scsi_mod
+        insmod /xe/modules/xen-scsifront.ko "$@" || xe_say "insmod xen-scsifront.ko $* failed"
+        xe_say "xen-scsifront from contrib/linux, srcversion $(cat /sys/module/xen_scsifront/srcversion 2>/dev/null)"
+    else
+        xe_modprobe xen-scsifront
+    fi
+    xe_modprobe sd_mod sg
+}
+
 # xe_wait_for TIMEOUT_S SHELL-CONDITION: poll every 0.5 s.
 xe_wait_for() {
     _t=$(($1 * 2))
