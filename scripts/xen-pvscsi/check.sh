@@ -23,7 +23,7 @@ want() { [[ " $groups " == *" $1 "* ]]; }
 QEMU="$XPV_BUILD/qemu-system-x86_64"
 our_c_files() {
     (cd "$XPV_ROOT" && git ls-files --cached --others --exclude-standard \
-        -- 'hw/*.c' 'include/*.h' 'tests/unit/*.c' 'tests/fuzz/*.c')
+        -- 'hw/*.c' 'hw/*.h' 'include/*.h' 'tests/unit/*.c' 'tests/fuzz/*.c')
 }
 
 if want build; then
@@ -48,7 +48,7 @@ if want help; then
         fail help/device-listed "'-device help' does not list xen-pvscsi on xen-bus"
     fi
     props=$("$QEMU" -device xen-pvscsi,help 2>&1)
-    for p in vhost feature-sg-grant iothread frontend-id; do
+    for p in vhost feature-sg-grant feature-host iothread frontend-id; do
         if grep -q "^  $p=" <<< "$props"; then
             pass "help/property-$p"
         else

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Build and run the libFuzzer harness of the xen-pvscsi request engine
-# (tests/fuzz/xen-pvscsi-proto-fuzz.c + hw/xen/xen-pvscsi-proto.c), with
+# (tests/fuzz/xen-pvscsi-proto-fuzz.c + hw/scsi/xen-pvscsi-proto.c), with
 # AddressSanitizer and UndefinedBehaviorSanitizer.
 #
 # Environment:
@@ -66,7 +66,7 @@ san=(-fsanitize=address,undefined -fno-sanitize-recover=all)
 # shellcheck disable=SC2054
 san_engine=("${san[@]}" -fsanitize=implicit-integer-truncation,unsigned-integer-overflow)
 
-engine="$XPV_ROOT/hw/xen/xen-pvscsi-proto.c"
+engine="$XPV_ROOT/hw/scsi/xen-pvscsi-proto.c"
 harness="$XPV_ROOT/tests/fuzz/xen-pvscsi-proto-fuzz.c"
 xpv_log "building $bin"
 "$cc" "${cflags[@]}" "${san_engine[@]}" -fsanitize=fuzzer-no-link \

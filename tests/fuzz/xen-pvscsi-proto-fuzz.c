@@ -1,6 +1,6 @@
 /*
  * libFuzzer harness for the xen-pvscsi request engine
- * (hw/xen/xen-pvscsi-proto.c).
+ * (hw/scsi/xen-pvscsi-proto.c).
  *
  * It plays a backend that got one ring slot and, for an indirect request,
  * the granted SG-list pages from a hostile frontend, and runs the engine
@@ -37,7 +37,7 @@
  */
 
 #include "qemu/osdep.h"
-#include "hw/xen/xen-pvscsi-proto.h"
+#include "hw/scsi/xen-pvscsi-proto.h"
 
 #define SLOT_SIZE   ((size_t)sizeof(vscsiif_request_t))
 #define CTL_SIZE    64

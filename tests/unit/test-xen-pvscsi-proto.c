@@ -1,5 +1,5 @@
 /*
- * Unit tests for the xen-pvscsi request engine (hw/xen/xen-pvscsi-proto.c).
+ * Unit tests for the xen-pvscsi request engine (hw/scsi/xen-pvscsi-proto.c).
  *
  * The engine is pure code: these tests feed it ring slots, SG-list page
  * descriptors and data elements as a (possibly hostile) frontend would and
@@ -10,7 +10,7 @@
  */
 
 #include "qemu/osdep.h"
-#include "hw/xen/xen-pvscsi-proto.h"
+#include "hw/scsi/xen-pvscsi-proto.h"
 #include "scsi/utils.h"
 
 #define HOST_OK     XEN_VSCSIIF_RSLT_HOST_OK

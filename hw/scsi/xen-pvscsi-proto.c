@@ -5,7 +5,7 @@
  */
 
 #include "qemu/osdep.h"
-#include "hw/xen/xen-pvscsi-proto.h"
+#include "hw/scsi/xen-pvscsi-proto.h"
 
 QEMU_BUILD_BUG_ON(sizeof(vscsiif_request_t) != 252);
 QEMU_BUILD_BUG_ON(sizeof(vscsiif_response_t) != 252);

@@ -9,8 +9,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#ifndef HW_XEN_XEN_PVSCSI_PROTO_H
-#define HW_XEN_XEN_PVSCSI_PROTO_H
+#ifndef HW_SCSI_XEN_PVSCSI_PROTO_H
+#define HW_SCSI_XEN_PVSCSI_PROTO_H
 
 #include "hw/xen/interface/io/vscsiif.h"
 
@@ -122,4 +122,4 @@ void xen_pvscsi_tmf_order_hold(XenPVSCSITmfOrder *o);
 /* Drop a count; true when it was the last: answer the TMF now. */
 bool xen_pvscsi_tmf_order_release(XenPVSCSITmfOrder *o);
 
-#endif /* HW_XEN_XEN_PVSCSI_PROTO_H */
+#endif /* HW_SCSI_XEN_PVSCSI_PROTO_H */

@@ -1,0 +1,350 @@
+/*
+ * xen-pvscsi: one CDB of the ring, from its data buffer to its response:
+ * the data elements (direct or indirect), the SCSI request, the grant
+ * copies of its data, and the SCSIBusInfo callbacks that complete it. All
+ * of it runs in the dataplane's AioContext.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "hw/scsi/scsi.h"
+#include "scsi/constants.h"
+#include "scsi/utils.h"
+#include "xen-pvscsi-dataplane-priv.h"
+#include "trace.h"
+
+/* QEMU's host status values are the vscsiif host codes. */
+QEMU_BUILD_BUG_ON(SCSI_HOST_NO_LUN != XEN_VSCSIIF_RSLT_HOST_NO_CONNECT);
+QEMU_BUILD_BUG_ON(SCSI_HOST_BUSY != XEN_VSCSIIF_RSLT_HOST_BUS_BUSY);
+QEMU_BUILD_BUG_ON(SCSI_HOST_TIME_OUT != XEN_VSCSIIF_RSLT_HOST_TIME_OUT);
+QEMU_BUILD_BUG_ON(SCSI_HOST_BAD_RESPONSE != XEN_VSCSIIF_RSLT_HOST_BAD_TARGET);
+QEMU_BUILD_BUG_ON(SCSI_HOST_ABORTED != XEN_VSCSIIF_RSLT_HOST_ABORT);
+QEMU_BUILD_BUG_ON(SCSI_HOST_ERROR != XEN_VSCSIIF_RSLT_HOST_ERROR);
+QEMU_BUILD_BUG_ON(SCSI_HOST_RESET != XEN_VSCSIIF_RSLT_HOST_RESET);
+QEMU_BUILD_BUG_ON(SCSI_HOST_TRANSPORT_DISRUPTED !=
+                  XEN_VSCSIIF_RSLT_HOST_TRANSPORT_DISRUPTED);
+QEMU_BUILD_BUG_ON(SCSI_HOST_TARGET_FAILURE !=
+                  XEN_VSCSIIF_RSLT_HOST_TARGET_FAILURE);
+QEMU_BUILD_BUG_ON(SCSI_HOST_RESERVATION_ERROR !=
+                  XEN_VSCSIIF_RSLT_HOST_NEXUS_FAILURE);
+QEMU_BUILD_BUG_ON(SCSI_HOST_ALLOCATION_FAILURE !=
+                  XEN_VSCSIIF_RSLT_HOST_ALLOC_FAILURE);
+QEMU_BUILD_BUG_ON(SCSI_HOST_MEDIUM_ERROR !=
+                  XEN_VSCSIIF_RSLT_HOST_MEDIUM_ERROR);
+
+/*
+ * Answer a CDB and release its slot. A request of an earlier connection
+ * (detached pool) is answered to nobody: its rqid means nothing on the
+ * ring of today.
+ */
+void xen_pvscsi_finish(XenPVSCSIReq *r, uint8_t host, uint8_t status,
+                       const uint8_t *sense, size_t sense_len)
+{
+    XenPVSCSIDataPlane *dp = r->dp;
+    uint64_t residual = r->data_len > r->pos ? r->data_len - r->pos : 0;
+    vscsiif_response_t rsp;
+
+    /* The device may know better (a short passthrough transfer). */
+    residual = MAX(residual, MIN(r->dev_residual, r->data_len));
+    trace_xen_pvscsi_complete(r, r->d.req.rqid, host, status, sense_len,
+                              residual);
+    if (!r->pool->detached) {
+        xen_pvscsi_encode_cdb(&rsp, r->d.req.rqid, host, status, sense,
+                              sense_len, residual);
+        xen_pvscsi_put_response(dp, &rsp);
+    }
+    xen_pvscsi_put_req(r);
+}
+
+static bool xen_pvscsi_map_data(XenPVSCSIReq *r)
+{
+    XenPVSCSIDataPlane *dp = r->dp;
+    const char *why = NULL;
+    Error *local_err = NULL;
+    unsigned int i, nr;
+    size_t off = 0;
+    int host;
+
+    if (!r->d.indirect) {
+        r->elems = r->d.req.seg;
+        r->nr_elems = r->d.nr_segs;
+    } else {
+        host = xen_pvscsi_check_indirect(&r->d, dp->sg_grant, &nr, &why);
+        if (host) {
+            goto bad;
+        }
+        /* Read the SG-list pages once into private memory. */
+        for (i = 0; i < r->d.nr_segs; i++) {
+            r->copy[i].source.foreign.ref = r->d.req.seg[i].gref;
+            r->copy[i].source.foreign.offset = r->d.req.seg[i].offset;
+            r->copy[i].dest.virt = (uint8_t *)r->ind + off;
+            r->copy[i].len = r->d.req.seg[i].length;
+            off += r->d.req.seg[i].length;
+        }
+        xen_device_copy_grant_refs(dp->xendev, false, r->copy, r->d.nr_segs,
+                                   &local_err);
+        if (local_err) {
+            xen_pvscsi_guest_error(dp, "rqid %u: SG-list grant copy failed: "
+                                   "%s", r->d.req.rqid,
+                                   error_get_pretty(local_err));
+            error_free(local_err);
+            xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_ERROR, 0, NULL, 0);
+            return false;
+        }
+        r->elems = r->ind;
+        r->nr_elems = nr;
+    }
+    host = xen_pvscsi_check_elems(r->elems, r->nr_elems, &r->data_len, &why);
+    if (host) {
+        goto bad;
+    }
+    return true;
+
+bad:
+    trace_xen_pvscsi_request_bad(r->d.req.rqid, host, why);
+    xen_pvscsi_guest_error(dp, "rqid %u: %s", r->d.req.rqid, why);
+    r->data_len = 0;
+    xen_pvscsi_finish(r, host, 0, NULL, 0);
+    return false;
+}
+
+void xen_pvscsi_do_cdb(XenPVSCSIReq *r)
+{
+    XenPVSCSIDataPlane *dp = r->dp;
+    const vscsiif_request_t *q = &r->d.req;
+    SCSIDevice *sdev;
+    SCSIRequest *sreq;
+    enum SCSIXferMode want;
+
+    if (!xen_pvscsi_map_data(r)) {
+        return;
+    }
+    trace_xen_pvscsi_request(r, q->rqid, q->act, q->channel, q->id, q->lun,
+                             q->cmnd[0], q->sc_data_direction, r->data_len);
+
+    sdev = xen_pvscsi_device_get(dp, q->channel, q->id, q->lun);
+    if (!sdev) {
+        /* The midlayer may probe LUNs that are not configured. */
+        r->data_len = 0;
+        xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_NO_CONNECT, 0, NULL, 0);
+        return;
+    }
+
+    sreq = scsi_req_new(sdev, q->rqid, q->lun, r->d.req.cmnd, q->cmd_len, r);
+    object_unref(OBJECT(sdev));
+
+    switch (r->d.mode) {
+    case XEN_PVSCSI_DATA_TO_DEVICE:
+        want = SCSI_XFER_TO_DEV;
+        break;
+    case XEN_PVSCSI_DATA_FROM_DEVICE:
+        want = SCSI_XFER_FROM_DEV;
+        break;
+    default:
+        want = SCSI_XFER_NONE;
+        break;
+    }
+    if (sreq->cmd.mode != SCSI_XFER_NONE &&
+        (sreq->cmd.mode != want || sreq->cmd.xfer > r->data_len)) {
+        xen_pvscsi_guest_error(dp, "rqid %u: opcode 0x%02x wants %zu bytes "
+                               "%s, the request gives %" PRIu64 " bytes %s",
+                               q->rqid, q->cmnd[0], sreq->cmd.xfer,
+                               sreq->cmd.mode == SCSI_XFER_TO_DEV ?
+                               "to the device" : "from the device",
+                               r->data_len,
+                               want == SCSI_XFER_TO_DEV ? "to the device" :
+                               want == SCSI_XFER_FROM_DEV ?
+                               "from the device" : "without data");
+        sreq->hba_private = NULL;
+        scsi_req_unref(sreq);
+        r->data_len = 0;
+        xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_ERROR, 0, NULL, 0);
+        return;
+    }
+
+    r->sreq = sreq;
+    scsi_req_ref(sreq);
+    if (scsi_req_enqueue(sreq)) {
+        scsi_req_continue(sreq);
+    }
+    scsi_req_unref(sreq);
+}
+
+/* SCSIBusInfo callbacks (the request's AioContext is the ring's) */
+
+int xen_pvscsi_parse_cdb(SCSIDevice *dev, SCSICommand *cmd,
+                                uint8_t *buf, size_t buf_len,
+                                void *hba_private)
+{
+    XenPVSCSIReq *r = hba_private;
+
+    /*
+     * Passthrough devices: length and direction come from the guest, so
+     * tapes, changers and vendor commands reach the device unchanged.
+     */
+    if (cmd->len == 0) {
+        cmd->len = MIN(r->d.req.cmd_len, SCSI_CMD_BUF_SIZE);
+        memcpy(cmd->buf, buf, cmd->len);
+    }
+    cmd->xfer = r->data_len;
+    switch (r->d.mode) {
+    case XEN_PVSCSI_DATA_TO_DEVICE:
+        cmd->mode = SCSI_XFER_TO_DEV;
+        break;
+    case XEN_PVSCSI_DATA_FROM_DEVICE:
+        cmd->mode = SCSI_XFER_FROM_DEV;
+        break;
+    default:
+        cmd->mode = SCSI_XFER_NONE;
+        cmd->xfer = 0;
+        break;
+    }
+    return 0;
+}
+
+void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len)
+{
+    XenPVSCSIReq *r = sreq->hba_private;
+    XenPVSCSIDataPlane *dp;
+    bool to_domain;
+    uint8_t *buf;
+    uint32_t covered;
+    unsigned int i, n;
+    Error *local_err = NULL;
+
+    if (!r) {
+        return;
+    }
+    dp = r->dp;
+    trace_xen_pvscsi_transfer(r, r->d.req.rqid, r->pos, len);
+    if (r->pool->detached) {
+        /* Its frontend is gone: no guest memory is touched any more. */
+        scsi_req_cancel_async(sreq, NULL);
+        return;
+    }
+
+    to_domain = r->d.mode == XEN_PVSCSI_DATA_FROM_DEVICE;
+    buf = scsi_req_get_buf(sreq);
+    n = xen_pvscsi_sg_window(r->elems, r->nr_elems, r->pos, len, r->win,
+                             &covered);
+    if (covered < len) {
+        /* The device wants more than the guest's buffer holds. */
+        xen_pvscsi_guest_error(dp, "rqid %u: data buffer of %" PRIu64
+                               " bytes too short for the command",
+                               r->d.req.rqid, r->data_len);
+        r->fail_host = XEN_VSCSIIF_RSLT_HOST_ERROR;
+        scsi_req_cancel_async(sreq, NULL);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        if (to_domain) {
+            r->copy[i].dest.foreign.ref = r->win[i].gref;
+            r->copy[i].dest.foreign.offset = r->win[i].offset;
+            r->copy[i].source.virt = buf + r->win[i].buf_off;
+        } else {
+            r->copy[i].source.foreign.ref = r->win[i].gref;
+            r->copy[i].source.foreign.offset = r->win[i].offset;
+            r->copy[i].dest.virt = buf + r->win[i].buf_off;
+        }
+        r->copy[i].len = r->win[i].len;
+    }
+    if (n) {
+        xen_device_copy_grant_refs(dp->xendev, to_domain, r->copy, n,
+                                   &local_err);
+        if (local_err) {
+            xen_pvscsi_guest_error(dp, "rqid %u: grant copy failed: %s",
+                                   r->d.req.rqid,
+                                   error_get_pretty(local_err));
+            error_free(local_err);
+            r->fail_host = XEN_VSCSIIF_RSLT_HOST_ERROR;
+            scsi_req_cancel_async(sreq, NULL);
+            return;
+        }
+    }
+    r->pos += covered;
+    scsi_req_continue(sreq);
+}
+
+void xen_pvscsi_command_complete(SCSIRequest *sreq, size_t residual)
+{
+    XenPVSCSIReq *r = sreq->hba_private;
+    uint8_t sense[VSCSIIF_SENSE_BUFFERSIZE];
+    size_t sense_len = 0;
+
+    if (!r) {
+        return;
+    }
+    if (r->fail_host) {
+        xen_pvscsi_finish(r, r->fail_host, 0, NULL, 0);
+        return;
+    }
+    if (sreq->status != GOOD && sreq->sense_len) {
+        uint8_t fixed[SCSI_SENSE_BUF_SIZE];
+
+        /*
+         * The guest gets the sense data as the device returned it
+         * (descriptor format stays descriptor format);
+         * scsi_req_get_sense() is still called for its unit attention
+         * bookkeeping.
+         */
+        scsi_req_get_sense(sreq, fixed, sizeof(fixed));
+        sense_len = MIN(sreq->sense_len, sizeof(sense));
+        memcpy(sense, sreq->sense, sense_len);
+    }
+    r->dev_residual = residual;
+    xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_OK, sreq->status & 0xff,
+                      sense, sense_len);
+}
+
+void xen_pvscsi_command_failed(SCSIRequest *sreq)
+{
+    XenPVSCSIReq *r = sreq->hba_private;
+    uint8_t host;
+
+    if (!r) {
+        return;
+    }
+    host = r->fail_host ? r->fail_host :
+           xen_pvscsi_host_code(sreq->host_status);
+    if (!r->fail_host && xen_pvscsi_host_as_status(host)) {
+        /*
+         * A host code the frontend cannot tell from DID_ERROR: answer as
+         * QEMU does for HBAs without a host byte, with a SCSI status and
+         * sense data that carry the same meaning (e.g. RESERVATION
+         * CONFLICT, MEDIUM ERROR).
+         */
+        SCSISense sense = { 0 };
+        uint8_t buf[SCSI_SENSE_LEN];
+        int status = scsi_sense_from_host_status(sreq->host_status, &sense);
+        size_t len = 0;
+
+        if (status == CHECK_CONDITION) {
+            len = scsi_build_sense(buf, sense);
+        }
+        xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_OK, status, buf, len);
+        return;
+    }
+    xen_pvscsi_finish(r, host, 0, NULL, 0);
+}
+
+void xen_pvscsi_request_cancelled(SCSIRequest *sreq)
+{
+    XenPVSCSIReq *r = sreq->hba_private;
+    uint8_t host;
+
+    if (!r) {
+        return;
+    }
+    if (r->fail_host) {
+        host = r->fail_host;
+    } else if (r->aborted) {
+        host = XEN_VSCSIIF_RSLT_HOST_ABORT;
+    } else {
+        host = XEN_VSCSIIF_RSLT_HOST_RESET;
+    }
+    trace_xen_pvscsi_cancel(r, r->d.req.rqid, host);
+    xen_pvscsi_finish(r, host, 0, NULL, 0);
+}
+
