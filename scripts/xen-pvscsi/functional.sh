@@ -35,6 +35,8 @@ py="$XPV_BUILD/pyvenv/bin/python3"
 [ -f "$file" ] || xpv_die "$file missing"
 qemu=${XPV_FT_QEMU:-$XPV_BUILD/qemu-system-x86_64}
 [ -x "$qemu" ] || xpv_die "no QEMU binary $qemu"
+# no __pycache__ in the clone (its untracked files are overlaid into QEMU)
+export PYTHONDONTWRITEBYTECODE=1
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
