@@ -4,7 +4,7 @@
 
 S := scripts/xen-pvscsi
 
-.PHONY: all deps build check check-asan rogue demo bench fuzz patches clean help
+.PHONY: all deps build check check-asan check-series rogue demo bench fuzz patches clean help
 
 all: build
 
@@ -19,6 +19,8 @@ help:
 	@echo "make build   - build QEMU with xen-pvscsi"
 	@echo "make fuzz    - long libFuzzer run (FUZZ_RUNS, default 10000000)"
 	@echo "make patches - the project as a git format-patch series against QEMU"
+	@echo "make check-series - every patch of the series applies, builds, passes"
+	@echo "              checkpatch and the unit test, in order (incremental)"
 
 deps:
 	@bash $(S)/deps.sh
@@ -49,6 +51,9 @@ fuzz: build
 
 patches:
 	@bash $(S)/format-patches.sh
+
+check-series: build
+	@bash $(S)/check-series.sh
 
 clean:
 	@. $(S)/common.sh && echo "removing $$XPV_BUILD" && rm -rf "$$XPV_BUILD"

@@ -347,4 +347,3 @@ void xen_pvscsi_request_cancelled(SCSIRequest *sreq)
     trace_xen_pvscsi_cancel(r, r->d.req.rqid, host);
     xen_pvscsi_finish(r, host, 0, NULL, 0);
 }
-

@@ -30,7 +30,7 @@ if [ "$(cat "$build/.xpv-config" 2>/dev/null)" != "$cfg_key" ]; then
     }
     echo "$cfg_key" > "$build/.xpv-config"
 fi
-xpv_log "building (ninja in $build; ccache in $CCACHE_DIR)"
+xpv_log "building (ninja in $build)"
 start=$(date +%s)
 ninja -C "$build" qemu-system-x86_64 qemu-img ${XPV_EXTRA_TARGETS:-} > "$build/ninja.log" 2>&1 || {
     grep -E -B2 -A12 'error|FAILED' "$build/ninja.log" | head -n 80 >&2
