@@ -33,8 +33,9 @@
 #
 # Cache: $XPV_CACHE/linux-modules/ (default ~/.cache/xen-pvscsi/linux-modules):
 #   debs/, headers/KVER_VERSION/, src/VERSION/xen-scsifront.c,
-#   KVER/VARIANT-KEY/xen-scsifront.ko (+ build.log), and
-#   KVER/xen-scsifront-VARIANT.ko, a link to the newest build.
+#   KVER/VARIANT-KEY/xen-scsifront.ko (+ build.log; older keys are
+#   deleted after two days), and KVER/xen-scsifront-VARIANT.ko, a link
+#   to the newest build.
 # KEY hashes the kernel version, the source, the patches and this script:
 # a variant is rebuilt only when one of them changes.
 #
@@ -186,8 +187,11 @@ for variant in "$@"; do
         mkdir -p "$b/drivers/scsi"
         cp "$SRC" "$b/drivers/scsi/xen-scsifront.c"
         for p in "${patches[@]}"; do
-            (cd "$b" && git apply -p1 "$HERE/6.1/$p") || xpv_die "$p does not apply to $SRC"
+            # (a plain directory, even if the cache is inside a git work tree)
+            (cd "$b" && GIT_CEILING_DIRECTORIES="$LM" git apply -p1 "$HERE/6.1/$p") ||
+                xpv_die "$p does not apply to $SRC"
         done
+        ! cmp -s "$SRC" "$b/drivers/scsi/xen-scsifront.c" || xpv_die "the patches changed nothing"
         echo 'obj-m := xen-scsifront.o' > "$b/drivers/scsi/Kbuild"
         if ! nice -n 10 make -C "$KDIR" M="$b/drivers/scsi" modules > "$b/build.log" 2>&1; then
             tail -n 30 "$b/build.log" >&2
@@ -199,8 +203,10 @@ for variant in "$@"; do
         cp "$b/drivers/scsi/xen-scsifront.c" "$b/build.log" "$out.tmp/"
         rm -rf "$b" "$out"
         mv "$out.tmp" "$out"
-        # older builds of this variant
-        find "$LM/$KVER" -mindepth 1 -maxdepth 1 -type d -name "$variant-*" ! -path "$out" -exec rm -rf {} +
+        # older builds of this variant, once no waiting e2e run can still
+        # want them (lib/linux-modules.sh links them when its boot starts)
+        find "$LM/$KVER" -mindepth 1 -maxdepth 1 -type d -name "$variant-*" ! -path "$out" \
+            -mmin +2880 -exec rm -rf {} +
     fi
     ln -sfn "$out/xen-scsifront.ko" "$LM/$KVER/xen-scsifront-$variant.ko"
     echo "$out/xen-scsifront.ko"
