@@ -16,7 +16,7 @@
 
 typedef struct XenPVSCSIPool XenPVSCSIPool;
 
-/* One CDB in flight. A pool of XEN_PVSCSI_RING_SIZE of them per ring. */
+/* One CDB in flight. A pool of them per ring, one per ring slot. */
 typedef struct XenPVSCSIReq {
     XenPVSCSIDataPlane *dp;
     XenPVSCSIPool *pool;
@@ -48,7 +48,8 @@ struct XenPVSCSIPool {
     unsigned int nr_inflight;
     QTAILQ_HEAD(, XenPVSCSIReq) free_reqs;
     QTAILQ_HEAD(, XenPVSCSIReq) inflight;
-    XenPVSCSIReq reqs[XEN_PVSCSI_RING_SIZE];
+    unsigned int nr_reqs;           /* the ring's size */
+    XenPVSCSIReq reqs[];
 };
 
 struct XenPVSCSIDataPlane {
@@ -65,7 +66,8 @@ struct XenPVSCSIDataPlane {
     /* ring state; touched only in ctx while started */
     vscsiif_back_ring_t ring;
     void *sring;
-    unsigned int ring_ref;
+    unsigned int ring_ref[XEN_PVSCSI_MAX_RING_PAGES];
+    unsigned int nr_ring_ref;
     XenEventChannel *event_channel;
     XenPVSCSIPool *pool;            /* this connection's requests */
     bool ring_ok;                   /* responses may be written */

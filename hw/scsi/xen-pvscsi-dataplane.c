@@ -21,7 +21,7 @@
  * BH, so that a guest that keeps the ring full of requests that complete at
  * once cannot keep the main loop (or the iothread) to itself.
  */
-#define XEN_PVSCSI_BATCH        XEN_PVSCSI_RING_SIZE
+#define XEN_PVSCSI_BATCH        16
 
 /* Publish the responses written so far; notify if the frontend waits. */
 static void xen_pvscsi_push_responses(XenPVSCSIDataPlane *dp)
@@ -69,12 +69,14 @@ void xen_pvscsi_put_response(XenPVSCSIDataPlane *dp,
 
 static XenPVSCSIPool *xen_pvscsi_pool_new(XenPVSCSIDataPlane *dp)
 {
-    XenPVSCSIPool *pool = g_new0(XenPVSCSIPool, 1);
     unsigned int i, max_elems = MAX(dp->sg_grant, VSCSIIF_SG_TABLESIZE);
+    unsigned int n = RING_SIZE(&dp->ring);
+    XenPVSCSIPool *pool = g_malloc0(sizeof(*pool) + n * sizeof(pool->reqs[0]));
 
     QTAILQ_INIT(&pool->free_reqs);
     QTAILQ_INIT(&pool->inflight);
-    for (i = 0; i < XEN_PVSCSI_RING_SIZE; i++) {
+    pool->nr_reqs = n;
+    for (i = 0; i < n; i++) {
         XenPVSCSIReq *r = &pool->reqs[i];
 
         r->dp = dp;
@@ -91,7 +93,7 @@ static void xen_pvscsi_pool_free(XenPVSCSIPool *pool)
 {
     unsigned int i;
 
-    for (i = 0; i < XEN_PVSCSI_RING_SIZE; i++) {
+    for (i = 0; i < pool->nr_reqs; i++) {
         g_free(pool->reqs[i].ind);
         g_free(pool->reqs[i].copy);
         g_free(pool->reqs[i].win);
@@ -362,8 +364,8 @@ void xen_pvscsi_dataplane_stop(XenPVSCSIDataPlane *dp)
         }
     }
     if (dp->sring) {
-        xen_device_unmap_grant_refs(xendev, dp->sring, &dp->ring_ref, 1,
-                                    &local_err);
+        xen_device_unmap_grant_refs(xendev, dp->sring, dp->ring_ref,
+                                    dp->nr_ring_ref, &local_err);
         dp->sring = NULL;
         if (local_err) {
             error_report_err(local_err);
@@ -375,27 +377,36 @@ void xen_pvscsi_dataplane_stop(XenPVSCSIDataPlane *dp)
     dp->intake_stalled = false;
 }
 
-void xen_pvscsi_dataplane_start(XenPVSCSIDataPlane *dp, unsigned int ring_ref,
-                                unsigned int evtchn, Error **errp)
+void xen_pvscsi_dataplane_start(XenPVSCSIDataPlane *dp,
+                                const unsigned int *ring_ref,
+                                unsigned int nr_ring_ref, unsigned int evtchn,
+                                Error **errp)
 {
     ERRP_GUARD();
     XenDevice *xendev = dp->xendev;
 
     xen_pvscsi_dataplane_stop(dp);
-    trace_xen_pvscsi_connect(xendev->name, ring_ref, evtchn);
+    if (!nr_ring_ref || nr_ring_ref > XEN_PVSCSI_MAX_RING_PAGES ||
+        (nr_ring_ref & (nr_ring_ref - 1))) {
+        error_setg(errp, "invalid number of ring pages %u", nr_ring_ref);
+        return;
+    }
+    trace_xen_pvscsi_connect(xendev->name, ring_ref[0], nr_ring_ref, evtchn);
 
-    dp->ring_ref = ring_ref;
-    xen_device_set_max_grant_refs(xendev, 1, errp);
+    memcpy(dp->ring_ref, ring_ref, nr_ring_ref * sizeof(*ring_ref));
+    dp->nr_ring_ref = nr_ring_ref;
+    xen_device_set_max_grant_refs(xendev, nr_ring_ref, errp);
     if (*errp) {
         return;
     }
-    dp->sring = xen_device_map_grant_refs(xendev, &dp->ring_ref, 1,
+    dp->sring = xen_device_map_grant_refs(xendev, dp->ring_ref, nr_ring_ref,
                                           PROT_READ | PROT_WRITE, errp);
     if (*errp) {
         dp->sring = NULL;
         return;
     }
-    BACK_RING_INIT(&dp->ring, (vscsiif_sring_t *)dp->sring, XEN_PAGE_SIZE);
+    BACK_RING_INIT(&dp->ring, (vscsiif_sring_t *)dp->sring,
+                   XEN_PAGE_SIZE * nr_ring_ref);
 
     dp->event_channel = xen_device_bind_event_channel(xendev, evtchn,
                                                       xen_pvscsi_event, dp,

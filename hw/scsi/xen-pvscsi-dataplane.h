@@ -31,11 +31,13 @@ XenPVSCSIDataPlane *xen_pvscsi_dataplane_create(XenDevice *xendev,
 void xen_pvscsi_dataplane_destroy(XenPVSCSIDataPlane *dataplane);
 
 /*
- * Main loop. Map the ring, bind the event channel and start taking
+ * Main loop. Map the ring (@nr_ring_ref pages: 1, 2, 4, ... up to
+ * XEN_PVSCSI_MAX_RING_PAGES), bind the event channel and start taking
  * requests. On error nothing is left mapped or bound.
  */
 void xen_pvscsi_dataplane_start(XenPVSCSIDataPlane *dataplane,
-                                unsigned int ring_ref, unsigned int evtchn,
+                                const unsigned int *ring_ref,
+                                unsigned int nr_ring_ref, unsigned int evtchn,
                                 Error **errp);
 /*
  * Main loop. Stop: when this returns, nothing touches the ring any more.

@@ -5,6 +5,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/host-utils.h"
 #include "hw/scsi/xen-pvscsi-proto.h"
 
 QEMU_BUILD_BUG_ON(sizeof(vscsiif_request_t) != 252);
@@ -13,6 +14,36 @@ QEMU_BUILD_BUG_ON(sizeof(vscsiif_segment_t) != 8);
 QEMU_BUILD_BUG_ON(offsetof(vscsiif_request_t, seg) != 32);
 QEMU_BUILD_BUG_ON(offsetof(vscsiif_response_t, rslt) != 100);
 QEMU_BUILD_BUG_ON(XEN_PVSCSI_RING_SIZE != 16);
+QEMU_BUILD_BUG_ON(XEN_PVSCSI_MAX_RING_SIZE != 256);
+
+int xen_pvscsi_ring_order(const unsigned int *order, const unsigned int *pages,
+                          unsigned int max_order, unsigned int *out,
+                          const char **why)
+{
+    unsigned int o = 0;
+
+    *why = NULL;
+    if (pages) {
+        if (!*pages || (*pages & (*pages - 1))) {
+            *why = "num-ring-pages is not a power of two";
+            return -1;
+        }
+        o = ctz32(*pages);
+    }
+    if (order) {
+        if (pages && *order != o) {
+            *why = "ring-page-order and num-ring-pages disagree";
+            return -1;
+        }
+        o = *order;
+    }
+    if (o > max_order) {
+        *why = "ring-page-order above max-ring-page-order";
+        return -1;
+    }
+    *out = o;
+    return 0;
+}
 
 int xen_pvscsi_decode(const vscsiif_request_t *slot, XenPVSCSIDecoded *d,
                       unsigned int max_sg, const char **why)

@@ -32,8 +32,8 @@ struct XenPVSCSITmf {
     bool success;
     SCSIDevice *sdev;               /* RESET: the LUN (referenced) */
     QEMUTimer *timer;               /* RESET: grace period, then cancel */
-    unsigned int nr_waits;
-    XenPVSCSITmfWait waits[XEN_PVSCSI_RING_SIZE];
+    unsigned int nr_waits, max_waits;
+    XenPVSCSITmfWait *waits;        /* one per request in flight */
 };
 
 /* RESET: outstanding commands may finish this long before being cancelled */
@@ -55,6 +55,7 @@ static void xen_pvscsi_tmf_respond(XenPVSCSITmf *tmf)
     if (tmf->sdev) {
         object_unref(OBJECT(tmf->sdev));
     }
+    g_free(tmf->waits);
     g_free(tmf);
 }
 
@@ -77,6 +78,9 @@ static XenPVSCSITmf *xen_pvscsi_tmf_new(XenPVSCSIDataPlane *dp,
 {
     XenPVSCSITmf *tmf = g_new0(XenPVSCSITmf, 1);
 
+    /* It can wait for at most what is in flight now. */
+    tmf->max_waits = dp->pool->nr_inflight;
+    tmf->waits = g_new0(XenPVSCSITmfWait, tmf->max_waits);
     tmf->dp = dp;
     tmf->gen = dp->gen;
     tmf->rqid = t->rqid;
@@ -148,7 +152,7 @@ static void xen_pvscsi_tmf_collect(XenPVSCSITmf *tmf,
     xen_pvscsi_tmf_order_init(&tmf->order);
     QTAILQ_FOREACH(r, &tmf->dp->pool->inflight, next) {
         if (r->sreq && xen_pvscsi_tmf_covers(t, &r->d.req, r->aborted) &&
-            tmf->nr_waits < ARRAY_SIZE(tmf->waits)) {
+            tmf->nr_waits < tmf->max_waits) {
             if (t->act == VSCSIIF_ACT_SCSI_ABORT) {
                 r->aborted = true;
             }

@@ -76,22 +76,73 @@ static void xen_pvscsi_devs_changed(void *opaque, const char *path)
 }
 
 /*
+ * The ring pages the frontend granted (seed 002): ring-page-order (or
+ * num-ring-pages) and ring-ref0..N-1, or the one ring-ref of a frontend
+ * that does not use multi-page rings. False with *@refuse set if the
+ * frontend asks for what we did not offer or leaves out a page: such a
+ * connection is refused (error node, Closed).
+ */
+static bool xen_pvscsi_read_ring(XenPVSCSI *s, unsigned int *ring_ref,
+                                 unsigned int *nr, bool *refuse,
+                                 Error **errp)
+{
+    XenDevice *xendev = &s->xendev;
+    unsigned int order, pages, o, i;
+    bool has_order, has_pages;
+    const char *why;
+
+    *refuse = false;
+    has_order = xen_device_frontend_scanf(xendev, "ring-page-order", "%u",
+                                          &order) == 1;
+    has_pages = xen_device_frontend_scanf(xendev, "num-ring-pages", "%u",
+                                          &pages) == 1;
+    if (xen_pvscsi_ring_order(has_order ? &order : NULL,
+                              has_pages ? &pages : NULL,
+                              s->max_ring_page_order, &o, &why)) {
+        error_setg(errp, "%s (max-ring-page-order %u)", why,
+                   s->max_ring_page_order);
+        *refuse = true;
+        return false;
+    }
+    *nr = 1u << o;
+    if (!o) {
+        if (xen_device_frontend_scanf(xendev, "ring-ref", "%u",
+                                      &ring_ref[0]) != 1) {
+            error_setg(errp, "failed to read ring-ref");
+            return false;
+        }
+        return true;
+    }
+    for (i = 0; i < *nr; i++) {
+        g_autofree char *key = g_strdup_printf("ring-ref%u", i);
+
+        if (xen_device_frontend_scanf(xendev, key, "%u", &ring_ref[i]) != 1) {
+            error_setg(errp, "ring-page-order %u but no %s", o, key);
+            *refuse = true;
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
  * Connect to the ring the frontend published and bring the LUNs to
  * Initialised (3). False if the frontend's nodes cannot be used.
  */
 static bool xen_pvscsi_start(XenPVSCSI *s)
 {
     XenDevice *xendev = &s->xendev;
-    unsigned int ring_ref, evtchn;
+    unsigned int ring_ref[XEN_PVSCSI_MAX_RING_PAGES], nr = 0, evtchn;
     Error *local_err = NULL;
+    bool refuse = false;
 
-    if (xen_device_frontend_scanf(xendev, "ring-ref", "%u", &ring_ref) != 1) {
-        error_setg(&local_err, "failed to read ring-ref");
+    if (!xen_pvscsi_read_ring(s, ring_ref, &nr, &refuse, &local_err)) {
+        /* reported below */
     } else if (xen_device_frontend_scanf(xendev, "event-channel", "%u",
                                          &evtchn) != 1) {
         error_setg(&local_err, "failed to read event-channel");
     } else {
-        xen_pvscsi_dataplane_start(s->dataplane, ring_ref, evtchn,
+        xen_pvscsi_dataplane_start(s->dataplane, ring_ref, nr, evtchn,
                                    &local_err);
     }
     if (local_err) {
@@ -103,8 +154,14 @@ static bool xen_pvscsi_start(XenPVSCSI *s)
         qemu_log_mask(LOG_GUEST_ERROR, "xen-pvscsi: dom%u vhost %s: cannot "
                       "connect: %s\n", xendev->frontend_id, xendev->name,
                       error_get_pretty(local_err));
-        error_free(local_err);
         xen_pvscsi_dataplane_stop(s->dataplane);
+        if (refuse) {
+            /* A transport the frontend may not use: tell it, close. */
+            xen_device_backend_printf(xendev, "error", "%s",
+                                      error_get_pretty(local_err));
+            xen_device_backend_set_state(xendev, XenbusStateClosed);
+        }
+        error_free(local_err);
         return false;
     }
     xen_pvscsi_sync_toolstack_luns(s);
@@ -253,6 +310,11 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
                    (unsigned int)XEN_PVSCSI_SG_GRANT_MAX, s->sg_grant);
         return;
     }
+    if (s->max_ring_page_order > XEN_PVSCSI_MAX_RING_PAGE_ORDER) {
+        error_setg(errp, "max-ring-page-order must be 0..%u, not %u",
+                   XEN_PVSCSI_MAX_RING_PAGE_ORDER, s->max_ring_page_order);
+        return;
+    }
     trace_xen_pvscsi_realize(xendev->name, s->sg_grant);
 
     scsi_bus_init_named(&s->bus, sizeof(s->bus), DEVICE(xendev),
@@ -261,10 +323,17 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
     s->dataplane = xen_pvscsi_dataplane_create(xendev, &s->bus, s->sg_grant,
                                                s->iothread);
 
-    /* Advertised before InitWait is left: the frontend reads it then. */
+    /* Advertised before InitWait is left: the frontend reads them then. */
     if (s->sg_grant) {
         xen_device_backend_printf(xendev, "feature-sg-grant", "%u",
                                   s->sg_grant);
+    }
+    if (s->max_ring_page_order) {
+        /* Both of seed 002's schemes, as blkif asks for interoperability */
+        xen_device_backend_printf(xendev, "max-ring-page-order", "%u",
+                                  s->max_ring_page_order);
+        xen_device_backend_printf(xendev, "max-ring-pages", "%u",
+                                  1u << s->max_ring_page_order);
     }
 
     /*
@@ -355,6 +424,8 @@ static const Property xen_pvscsi_props[] = {
     DEFINE_PROP_UINT32("feature-sg-grant", XenPVSCSI, sg_grant,
                        XEN_PVSCSI_SG_GRANT_DEFAULT),
     DEFINE_PROP_BOOL("feature-host", XenPVSCSI, feature_host, false),
+    DEFINE_PROP_UINT32("max-ring-page-order", XenPVSCSI, max_ring_page_order,
+                       XEN_PVSCSI_MAX_RING_PAGE_ORDER),
     DEFINE_PROP_LINK("iothread", XenPVSCSI, iothread, TYPE_IOTHREAD,
                      IOThread *),
     DEFINE_PROP_UINT32("unplug-timeout", XenPVSCSI, unplug_timeout, 30),

@@ -51,6 +51,7 @@ struct XenPVSCSI {
     uint32_t sg_grant;
     uint32_t unplug_timeout;        /* seconds */
     bool feature_host;              /* toolstack LUNs: passthrough */
+    uint32_t max_ring_page_order;
     IOThread *iothread;
 
     XenPVSCSIDataPlane *dataplane;

@@ -1698,6 +1698,50 @@ static void test_tmf_covers(void)
     g_assert_false(xen_pvscsi_tmf_covers(&bogus, &r4, false));
 }
 
+/* Seed 002's ring-page-order / num-ring-pages negotiation. */
+static void test_ring_order(void)
+{
+    unsigned int o = 99, v, w;
+    const char *why;
+
+    /* Neither node: one page (today's Linux frontend). */
+    g_assert_cmpint(xen_pvscsi_ring_order(NULL, NULL, 4, &o, &why), ==, 0);
+    g_assert_cmpuint(o, ==, 0);
+    for (v = 0; v <= 4; v++) {
+        g_assert_cmpint(xen_pvscsi_ring_order(&v, NULL, 4, &o, &why), ==, 0);
+        g_assert_cmpuint(o, ==, v);
+        w = 1u << v;
+        g_assert_cmpint(xen_pvscsi_ring_order(NULL, &w, 4, &o, &why), ==, 0);
+        g_assert_cmpuint(o, ==, v);
+        g_assert_cmpint(xen_pvscsi_ring_order(&v, &w, 4, &o, &why), ==, 0);
+        g_assert_cmpuint(o, ==, v);
+    }
+    /* Above the maximum, as order or as pages; max 0 allows order 0 only */
+    o = 99;
+    v = 5;
+    g_assert_cmpint(xen_pvscsi_ring_order(&v, NULL, 4, &o, &why), ==, -1);
+    g_assert_nonnull(why);
+    g_assert_cmpuint(o, ==, 99);
+    v = 1;
+    g_assert_cmpint(xen_pvscsi_ring_order(&v, NULL, 0, &o, &why), ==, -1);
+    v = UINT_MAX;
+    g_assert_cmpint(xen_pvscsi_ring_order(&v, NULL, 4, &o, &why), ==, -1);
+    w = 32;
+    g_assert_cmpint(xen_pvscsi_ring_order(NULL, &w, 4, &o, &why), ==, -1);
+    /* Not a power of two, zero pages, disagreeing nodes */
+    for (w = 0; w < 20; w++) {
+        if (w && !(w & (w - 1))) {
+            continue;
+        }
+        g_assert_cmpint(xen_pvscsi_ring_order(NULL, &w, 4, &o, &why), ==, -1);
+        g_assert_nonnull(why);
+    }
+    v = 2;
+    w = 8;
+    g_assert_cmpint(xen_pvscsi_ring_order(&v, &w, 4, &o, &why), ==, -1);
+    g_assert_cmpuint(o, ==, 99);
+}
+
 static void test_tmf_order_release(void)
 {
     XenPVSCSITmfOrder o;
@@ -1956,6 +2000,7 @@ int main(int argc, char **argv)
                     test_encode_cdb_rest_zero);
     g_test_add_func("/xen-pvscsi/encode/tmf", test_encode_tmf);
     g_test_add_func("/xen-pvscsi/tmf/covers", test_tmf_covers);
+    g_test_add_func("/xen-pvscsi/ring/order", test_ring_order);
     g_test_add_func("/xen-pvscsi/tmf/order-release", test_tmf_order_release);
     g_test_add_func("/xen-pvscsi/tmf/order-random", test_tmf_order_random);
 

@@ -17,6 +17,27 @@
 /* Ring entries on the single 4 KiB ring page (16). */
 #define XEN_PVSCSI_RING_SIZE __CONST_RING_SIZE(vscsiif, VSCSIIF_PAGE_SIZE)
 
+/*
+ * Multi-page rings (blkif's scheme, seed 002): the backend offers
+ * max-ring-page-order (and, for the older scheme, max-ring-pages); the
+ * frontend picks ring-page-order (or num-ring-pages) and grants
+ * ring-ref0..N-1, or the one ring-ref of a single page.
+ */
+#define XEN_PVSCSI_MAX_RING_PAGE_ORDER 4
+#define XEN_PVSCSI_MAX_RING_PAGES (1u << XEN_PVSCSI_MAX_RING_PAGE_ORDER)
+#define XEN_PVSCSI_MAX_RING_SIZE \
+    __CONST_RING_SIZE(vscsiif, VSCSIIF_PAGE_SIZE * XEN_PVSCSI_MAX_RING_PAGES)
+
+/*
+ * The ring order a frontend asks for. @order/@pages: its ring-page-order
+ * and num-ring-pages nodes, NULL when absent. Returns 0 and the order in
+ * *@out, or -1 with *@why naming the problem (above @max_order, not a
+ * power of two, the two nodes disagreeing).
+ */
+int xen_pvscsi_ring_order(const unsigned int *order, const unsigned int *pages,
+                          unsigned int max_order, unsigned int *out,
+                          const char **why);
+
 /* Default and bounds of the advertised feature-sg-grant. */
 #define XEN_PVSCSI_SG_GRANT_DEFAULT 128
 #define XEN_PVSCSI_SG_GRANT_MIN     VSCSIIF_SG_TABLESIZE
