@@ -639,7 +639,7 @@ class XenPVSCSI(QemuSystemTest):
         self.vm.set_console()
         self.vm.add_args(
             '-accel', 'kvm,xen-version=0x4000a,kernel-irqchip=split',
-            '-cpu', 'host', '-smp', '2', '-m', '1024', *firmware,
+            '-smp', '2', '-m', '1024', '-nodefaults', *firmware,
             '-kernel', kernel, '-initrd', ramdisk,
             '-append', 'console=ttyS0 loglevel=4 rdinit=/init',
             *self.lun_args(image, os.environ.get('XPV_FT_QEMU_LUN', self.LUN)))
