@@ -164,11 +164,16 @@ EOF_GUEST
 # The console of a domain received by xl migrate is logged under
 # NAME--incoming, of a restored one under NAME again: look in both.
 con_all() { cat "$CON/guest-$NAME.log" "$CON/guest-$NAME--incoming.log" 2>/dev/null | tr -d '\r'; }
+# msync TAG TIMEOUT: wait for the guest's xe_sync TAG. After one miss the
+# later phases are skipped (the guest is not where they expect it).
+SYNC_LOST=""
 msync() {
     local end=$((SECONDS + $2))
+    [ -z "$SYNC_LOST" ] || { xe_say "skipping $1 (the guest missed $SYNC_LOST)"; return 1; }
     while ! con_all | grep -qx "XE-SYNC $1"; do
         if [ "$SECONDS" -ge "$end" ] || con_all | grep -q 'DONE rc='; then
             fail "sync-$1" "the guest did not reach '$1' ($2 s)"
+            SYNC_LOST=$1
             return 1
         fi
         sleep 1
@@ -401,6 +406,7 @@ if msync checked 300; then
 fi
 # Guest results: wait for DONE in either console log, then merge both.
 end=$((SECONDS + 300))
+[ -n "$SYNC_LOST" ] && end=$((SECONDS + 30))
 while ! con_all | grep -q 'DONE rc=' && [ "$SECONDS" -lt "$end" ]; do sleep 2; done
 cat "$CON/guest-$NAME.log" "$CON/guest-$NAME--incoming.log" > "$CON/guest-$NAME-all.log" 2>/dev/null
 domu_console() { echo "$CON/guest-$1-all.log"; }
