@@ -430,17 +430,17 @@ void xen_pvscsi_dataplane_start(XenPVSCSIDataPlane *dp,
 
 bool xen_pvscsi_dataplane_is_started(XenPVSCSIDataPlane *dp)
 {
-    return dp->started;
+    return dp && dp->started;
 }
 
 AioContext *xen_pvscsi_dataplane_get_aio_context(XenPVSCSIDataPlane *dp)
 {
-    return dp->ctx;
+    return dp ? dp->ctx : qemu_get_aio_context();
 }
 
 void xen_pvscsi_dataplane_drained_begin(XenPVSCSIDataPlane *dp)
 {
-    if (dp->started) {
+    if (xen_pvscsi_dataplane_is_started(dp)) {
         xen_device_set_event_channel_context(dp->xendev, dp->event_channel,
                                              NULL, &error_abort);
     }
@@ -452,7 +452,7 @@ void xen_pvscsi_dataplane_drained_end(XenPVSCSIDataPlane *dp)
      * Not while a stop is taking the channel down: it detached the
      * handler and is about to unbind the channel.
      */
-    if (dp->started) {
+    if (xen_pvscsi_dataplane_is_started(dp)) {
         xen_device_set_event_channel_context(dp->xendev, dp->event_channel,
                                              dp->ctx, &error_abort);
     }
@@ -461,6 +461,9 @@ void xen_pvscsi_dataplane_drained_end(XenPVSCSIDataPlane *dp)
 void xen_pvscsi_dataplane_set_gone(XenPVSCSIDataPlane *dp, SCSIDevice *sdev,
                                    bool gone)
 {
+    if (!dp) {
+        return;     /* unrealized: the ring is gone */
+    }
     if (sdev->channel <= XEN_PVSCSI_MAX_CHANNEL &&
         sdev->id <= XEN_PVSCSI_MAX_TARGET &&
         sdev->lun <= XEN_PVSCSI_MAX_LUN) {
