@@ -2,13 +2,13 @@
 # make check: every test group of xen-pvscsi, each named, with a final
 # "N passed, M failed" line. Exit status non-zero if anything failed.
 #   XPV_CHECK_GROUPS  space-separated subset of: build help unit checkpatch
-#                     warnings fuzz e2e   (default: all)
+#                     warnings fuzz series e2e functional   (default: all)
 #   XPV_E2E_SCENARIOS passed to tests/xen-e2e/run.sh (default: its list)
 # SPDX-License-Identifier: GPL-2.0-or-later
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
-groups=${XPV_CHECK_GROUPS:-"build help unit checkpatch warnings fuzz e2e"}
+groups=${XPV_CHECK_GROUPS:-"build help unit checkpatch warnings fuzz series e2e functional"}
 passed=0
 failed=0
 failures=()
@@ -115,6 +115,17 @@ if want fuzz; then
     fi
 fi
 
+if want series; then
+    group "series: every patch of make patches applies, builds, passes checkpatch and the unit test"
+    start=$(date +%s)
+    if bash "$XPV_ROOT/scripts/xen-pvscsi/check-series.sh" > "$logdir/series.log" 2>&1; then
+        pass "series/check-series ($(grep -c '\] ok \[' "$logdir/series.log") patches, $(( $(date +%s) - start )) s)"
+    else
+        grep -E 'FAIL|ERROR' "$logdir/series.log" | head -20
+        fail series/check-series "log: $logdir/series.log"
+    fi
+fi
+
 if want e2e; then
     group "e2e: real Xen 4.17 nested under QEMU TCG, Linux xen-scsifront guest"
     runner="$XPV_ROOT/tests/xen-e2e/run.sh"
@@ -135,6 +146,21 @@ if want e2e; then
         else
             fail e2e/runner "runner exited $rc without a result line; log: $logdir/e2e.log"
         fi
+    fi
+fi
+
+if want functional; then
+    group "functional: QEMU's functional test (tests/functional/test_x86_64_xen_pvscsi.py)"
+    if bash "$XPV_ROOT/scripts/xen-pvscsi/functional.sh" > "$logdir/functional.log" 2>&1; then
+        if grep -q '^ok .*# SKIP' "$logdir/functional.log" && ! grep -q '^ok [0-9]* [^#]*$' "$logdir/functional.log"; then
+            grep -E '^ok|SKIP' "$logdir/functional.log" | head -5
+            fail functional/xen-pvscsi "skipped (reason above); log: $logdir/functional.log"
+        else
+            pass "functional/xen-pvscsi ($(grep -E '^ok' "$logdir/functional.log" | tr '\n' ' ' | cut -c1-150))"
+        fi
+    else
+        tail -n 30 "$logdir/functional.log"
+        fail functional/xen-pvscsi "log: $logdir/functional.log"
     fi
 fi
 
