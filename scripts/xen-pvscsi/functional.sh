@@ -19,9 +19,8 @@
 #   XPV_FT_QEMU_LUN=C:T:L  the LUN's address on dom0's QEMU command line
 #                     (the guest looks for 0:1:0): shows a failure
 #   XE_PRIORITY=1     go before runs waiting on outer-vm.hold (lib/boot.sh)
-#   XPV_FT_TIMEOUT_MULTIPLIER  meson's --timeout-multiplier (default 2:
-#                     1800 s, room for one e2e boot that takes the lock
-#                     between this script's wait and the test's flock)
+#   XPV_FT_TIMEOUT_MULTIPLIER  meson's --timeout-multiplier (default 1:
+#                     the test's own 900 s)
 # Needs the e2e images and their manifest (tests/xen-e2e/images.sh);
 # without them the test reports a skip with the reason.
 # Prints the TAP output, the result and the time; exit status 0 if the
@@ -43,26 +42,37 @@ export PYTHONDONTWRITEBYTECODE=1
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-# The test boots nested Xen under the e2e harness's lock (it takes
-# $XE_CACHE/outer-vm.lock itself and honours outer-vm.hold); meson's
-# timeout (900 s) counts that wait. Wait here, without holding the lock,
-# until it is free and no priority hold is active, so that the timeout
-# mostly covers the test.
+# The test boots nested Xen under the e2e harness's lock
+# (tests/xen-e2e/lib/boot.sh): $XE_CACHE/outer-vm.lock, and while
+# outer-vm.hold names a live process only XE_PRIORITY=1 runs go. Run by
+# itself, the test takes that lock; here this script takes it for the
+# test (XPV_FT_OUTER_VM_LOCKED=1), so that meson's timeout does not count
+# the wait for another nested-Xen run.
 : "${XE_CACHE:=$XPV_CACHE/e2e}"
 hold_active() {
     local p
     p=$(cat "$XE_CACHE/outer-vm.hold" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null
 }
-wait_start=$(date +%s)
 if [ -d "$XE_CACHE" ]; then
-    while { [ "${XE_PRIORITY:-0}" != 1 ] && hold_active; } ||
-          ! flock -n "$XE_CACHE/outer-vm.lock" true; do
-        [ -n "${said:-}" ] || xpv_log "another nested-Xen run or a priority hold ($XE_CACHE/outer-vm.lock, outer-vm.hold): waiting before starting the test"
-        said=1
-        sleep 10
+    wait_start=$(date +%s)
+    exec {lockfd}> "$XE_CACHE/outer-vm.lock"
+    while :; do
+        if [ "${XE_PRIORITY:-0}" != 1 ] && hold_active; then
+            xpv_log "waiting: priority runs first ($XE_CACHE/outer-vm.hold)"
+            while hold_active; do sleep 10; done
+        fi
+        if ! flock -n "$lockfd"; then
+            xpv_log "another nested-Xen run holds $XE_CACHE/outer-vm.lock; waiting for it"
+            flock "$lockfd"
+        fi
+        if [ "${XE_PRIORITY:-0}" = 1 ] || ! hold_active; then
+            break
+        fi
+        flock -u "$lockfd"
     done
+    xpv_log "outer-VM lock taken after $(( $(date +%s) - wait_start )) s"
+    export XPV_FT_OUTER_VM_LOCKED=1
 fi
-[ -n "${said:-}" ] && xpv_log "waited $(( $(date +%s) - wait_start )) s"
 
 start=$(date +%s)
 if [ -z "${XPV_FT_QEMU:-}" ] && [ "${XPV_FT_DIRECT:-0}" != 1 ] &&
@@ -70,8 +80,11 @@ if [ -z "${XPV_FT_QEMU:-}" ] && [ "${XPV_FT_DIRECT:-0}" != 1 ] &&
     xpv_log "meson test $name (setup thorough) in $XPV_BUILD"
     (cd "$XPV_BUILD" && "$XPV_BUILD/pyvenv/bin/meson" test --no-rebuild \
         --setup thorough --verbose --print-errorlogs \
-        --timeout-multiplier "${XPV_FT_TIMEOUT_MULTIPLIER:-2}" "$name") 2>&1 | tee "$out"
+        --timeout-multiplier "${XPV_FT_TIMEOUT_MULTIPLIER:-1}" "$name") 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
+    # meson's summary has no skip reasons; its log has the TAP lines
+    grep -h -E '^(not )?ok ' "$XPV_BUILD/meson-logs/testlog-thorough.txt" 2>/dev/null >> "$out"
+    sed -n 's/^\(ok .*# SKIP.*\)/  \1/p' "$out"
 else
     if [ -z "${XPV_FT_QEMU:-}" ] && [ "${XPV_FT_DIRECT:-0}" != 1 ]; then
         xpv_log "$name is not registered in $XPV_BUILD (contrib/functional-meson.diff not applied): running it directly"
@@ -91,7 +104,7 @@ t=$(( $(date +%s) - start ))
 if [ "$rc" != 0 ]; then
     echo "FAIL functional/$test (${t} s)"
 elif grep -q '^ok .*# SKIP' "$out" && ! grep -q '^ok [0-9]* [^#]*$' "$out"; then
-    echo "SKIP functional/$test (${t} s): $(sed -n 's/^ok .*# SKIP *//p' "$out" | head -n 1)"
+    echo "SKIP functional/$test (${t} s): $(sed -n 's/^ok .*# SKIP *//p' "$out" | paste -sd';' | sed 's/;/; /g')"
 else
     echo "PASS functional/$test (${t} s)"
 fi
