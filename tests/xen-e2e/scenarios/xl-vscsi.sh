@@ -34,7 +34,8 @@ LD_LIBRARY_PATH=/tmp/xen-tools/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} exec /tm
 EOF
 chmod +x /tmp/xlbin/xl
 export PATH=/tmp/xlbin:$PATH
-check_sh patched-xl-loads "xl help 2>&1 | grep -q scsi-attach && ldd /tmp/xen-tools/bin/xl | grep -q '/tmp/xen-tools/lib/libxenlight'" || exit 1
+xe_say "patched xl: $(LD_LIBRARY_PATH=/tmp/xen-tools/lib ldd /tmp/xen-tools/bin/xl 2>&1 | grep -E 'xenlight|xlutil|not found' | xe_oneline); $(xl help 2>&1 | grep scsi | xe_oneline)"
+check_sh patched-xl-loads "xl help 2>&1 | grep -q scsi-attach && LD_LIBRARY_PATH=/tmp/xen-tools/lib ldd /tmp/xen-tools/bin/xl | grep -q '/tmp/xen-tools/lib/libxenlight'"
 
 check modprobe-sd-sg modprobe -a sd_mod sg || exit 1
 check modprobe-scsi_debug modprobe scsi_debug dev_size_mb=64 max_luns=1 || exit 1
