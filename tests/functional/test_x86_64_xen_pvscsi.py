@@ -199,7 +199,8 @@ h=$(ls /sys/bus/scsi/devices | grep -E "^[0-9]+:$1\$" | head -n 1)
 b=$(ls /sys/bus/scsi/devices/$h/block 2>/dev/null | head -n 1)
 [ -n "$b" ] || { echo "XPVFT-RW-ERROR the SCSI device $h has no block device"; exit 1; }
 dd if=/dev/urandom of=/tmp/pattern bs=1M count=8 2>/dev/null
-if ! dd if=/tmp/pattern of=/dev/$b bs=1M count=8 seek=8 oflag=direct conv=fsync 2>/tmp/dd.err; then
+if ! dd if=/tmp/pattern of=/dev/$b bs=1M count=8 seek=8 oflag=direct \
+        conv=fsync 2>/tmp/dd.err; then
     echo "XPVFT-RW-ERROR writing /dev/$b failed: $(tail -n 1 /tmp/dd.err)"
     exit 1
 fi
@@ -208,14 +209,17 @@ if ! dd if=/dev/$b of=/tmp/readback bs=1M count=8 skip=8 iflag=direct 2>/tmp/dd.
     echo "XPVFT-RW-ERROR reading /dev/$b failed: $(tail -n 1 /tmp/dd.err)"
     exit 1
 fi
-echo "XPVFT-RW dev=/dev/$b written=$(md5sum < /tmp/pattern | cut -d' ' -f1) read=$(md5sum < /tmp/readback | cut -d' ' -f1)"
+w=$(md5sum < /tmp/pattern | cut -d' ' -f1)
+r=$(md5sum < /tmp/readback | cut -d' ' -f1)
+echo "XPVFT-RW dev=/dev/$b written=$w read=$r"
 '''
 
 # dom0's /init (replaces the e2e harness's, which mounts a 9p share):
 # Xen drivers, xenstored, xen-init-dom0, xenconsoled, then a shell on
 # the console.
 DOM0_INIT = r'''#!/bin/sh
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH=$PATH:/usr/lib/xen-4.17/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -279,12 +283,14 @@ start)
             exit 1
         fi
         if [ -n "$(xenstore-list "$be" 2>/dev/null)" ]; then
-            echo "XPVFT-START-OK domid=$domid qemu=$pid vhost=$(xenstore-list "$be" | tr '\n' ' ')"
+            vh=$(xenstore-list "$be" | tr '\n' ' ')
+            echo "XPVFT-START-OK domid=$domid qemu=$pid vhost=$vh"
             exit 0
         fi
         sleep 0.5
     done
-    echo "XPVFT-START-FAIL no xen-pvscsi backend under $be 60 s after QEMU started: $(oneline < /tmp/qemu.log)"
+    echo "XPVFT-START-FAIL no xen-pvscsi backend under $be 60 s after" \
+         "QEMU started: $(oneline < /tmp/qemu.log)"
     exit 1 ;;
 console)
     (sleep 1; xl unpause guest) &
