@@ -12,13 +12,20 @@
 # Each cycle runs fio verify=crc32c (randwrite 64k, iodepth 16, one fio per
 # LUN) in the guest and moves the guest in the middle of the write phase:
 #   save1   xl save + xl restore (libxl only)
-#   mig1    xl migrate to localhost (xl's -s '': the receiver runs here)
+#   mig1    xl migrate to localhost (xl's -s '': the receiver runs here);
+#           on a Xen without shadow paging (no PV log-dirty, so no live
+#           migration of a PV guest: Debian's 4.17) the xl migrate steps
+#           without the live phase: xl save -p, xl rename, xl restore while
+#           the old domain and its QEMU still exist, xl destroy of the old
 #   then xen-vscsi attach of dom0 scsi_debug H:0:2:0 (feature-host) as 1:0:3:0
 #   save2   xen-vscsi save, xl save, scsi_debug reloaded (its h:c:t:l
 #           changes), xl restore -p, xen-vscsi restore (finds it by its
 #           naa identity), xl unpause
 #   mig2    xen-vscsi migrate DOMID localhost (save, xl migrate -p, wait
-#           for the old QEMU, restore, unpause); data on the scsi_debug LUN
+#           for the old QEMU, restore, unpause; without live migration the
+#           same steps around xl save -p / xl restore -p, and xen-vscsi
+#           restore refuses while the old domain exists); data on the
+#           scsi_debug LUN
 #   ckpt    xl save -c (cancelled suspend: the guest goes on with the same
 #           backend): xen-scsifront stays paused until xen-vscsi kick
 #   gone    scsi_debug removed between save and restore: xen-vscsi restore
@@ -38,8 +45,8 @@ BE=/local/domain/0/backend/qscsi
 
 [ -n "$XE_QEMU" ] || { fail libxl-dm "no project QEMU on the share"; exit 1; }
 truncate -s 16M /tmp/qdisk.img
-xe_two_lun_images 64 64 || exit 1
-check qemu-img-create-wb "$XE_QEMU_IMG" create -q -f qcow2 /tmp/disk2.qcow2 64M || exit 1
+xe_two_lun_images 128 128 || exit 1
+check qemu-img-create-wb "$XE_QEMU_IMG" create -q -f qcow2 /tmp/disk2.qcow2 128M || exit 1
 
 # dom0 scsi_debug: 3 targets on host H; the LUN used is H:0:2:0. Its VPD
 # 0x83 NAA designator is 0x3333333000000000 + (H + 1) * 2000 + target *
@@ -74,7 +81,7 @@ fio_round() {
         case $_l in raw) _d=$RAW ;; qcow2) _d=$QCOW ;; qwb) _d=$QWB ;; esac
         rm -f "/tmp/fio-$_tag-$_l.out"
         fio --output="/tmp/fio-$_tag-$_l.out" --name="$_l" --filename="$_d" --ioengine=libaio \
-            --direct=1 --iodepth=16 --rw=randwrite --bs=64k --size=24M --offset="$2" \
+            --direct=1 --iodepth=16 --rw=randwrite --bs=64k --size=48M --offset="$2" \
             --verify=crc32c --verify_fatal=1 --do_verify=1 > /dev/null 2>&1 &
         eval "_fio_$_l=\$!"
     done
@@ -116,7 +123,7 @@ ts_wwid() {
 }
 
 fio_round save1 0
-fio_round mig1 32M
+fio_round mig1 64M
 
 xe_sync attach 300
 check ts-lun-appears xe_wait_for 60 '[ -n "$(xe_blockdev 0:3:0)" ]'
@@ -134,7 +141,7 @@ check save2-ts-lun-io xe_rw_verify "$TS" 0 2 64K "oflag=direct iflag=direct"
 dd if=/dev/urandom of=/tmp/ts.pat bs=1M count=2 2>/dev/null
 dd if=/tmp/ts.pat of="$TS" bs=1M seek=4 oflag=direct conv=fsync 2>/dev/null
 TSMD5=$(md5sum < /tmp/ts.pat | cut -d' ' -f1)
-fio_round mig2 32M
+fio_round mig2 64M
 check_eq mig2-ts-lun-wwid "$(ts_wwid)" "$SD_WWID"
 check_eq mig2-ts-lun-data "$(dd if="$TS" bs=1M skip=4 count=2 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)" "$TSMD5"
 
@@ -288,15 +295,56 @@ if msync save1 300; then
     xsdump save1-connected
 fi
 
+# xl migrate is always live: it needs log-dirty mode, which Xen offers a
+# PV guest only with shadow paging ("shadow" in xl info's virt_caps).
+# Without it (Debian's 4.17 hypervisor), xl migrate of any PV guest fails
+# before the guest is suspended, and the migrations are run as xl runs
+# them, minus the live phase: xl save -p (the old domain stays, paused,
+# its QEMU running), xl rename, xl restore (the new QEMU opens the images
+# while the old one has them; the new domain runs), xl destroy of the old
+# domain (SIGHUP to its QEMU).
+LIVE=1
+xl info | grep '^virt_caps' | grep -qw shadow || LIVE=0
+xe_say "virt_caps: $(xl info | sed -n 's/^virt_caps *: //p'); live migration $([ $LIVE = 1 ] && echo possible || echo impossible: xl migrate steps are emulated)"
+[ "$LIVE" = 1 ] || fail xl-migrate-live "this Xen has no shadow paging: xl migrate of a PV guest cannot enable log-dirty mode (EOPNOTSUPP); migrations emulated with xl save -p + xl restore"
+
+# migrate_emulated TAG [vscsi]: the non-live equivalent of xl migrate to
+# this host (with xen-vscsi restore before the unpause for "vscsi").
+migrate_emulated() {
+    local tag=$1 mode=${2:-} old=$DOMID
+    check "$tag-xl-save-p" logged "$XE_OUT/xl-$tag-save.log" xl -T -vvv save -p "$NAME" "$SAVE"
+    check "$tag-xl-rename" xl rename "$NAME" "$NAME--migratedaway"
+    if [ "$mode" = vscsi ]; then
+        check "$tag-xl-restore-p" retry2 "$XE_OUT/xl-$tag-restore.log" xl -T -vvv restore -p "$SAVE"
+        newdom "$tag"
+        out=$("$CLI" restore "$DOMID" /tmp/mig.vscsi 2>&1)
+        check_match "$tag-vscsi-restore-refused-while-old-exists" "$out" "domain $old .* still exists"
+        check "$tag-xl-destroy-old" xl destroy "$NAME--migratedaway"
+        check "$tag-vscsi-restore" logged "$XE_OUT/xen-vscsi-$tag-restore.log" "$CLI" restore "$DOMID" /tmp/mig.vscsi
+        sed "s/^/XE: $tag restore: /" "$XE_OUT/xen-vscsi-$tag-restore.log"
+        check "$tag-xl-unpause" xl unpause "$NAME"
+    else
+        check "$tag-xl-restore" retry2 "$XE_OUT/xl-$tag-restore.log" xl -T -vvv restore "$SAVE"
+        newdom "$tag"
+        check "$tag-xl-destroy-old" xl destroy "$NAME--migratedaway"
+    fi
+    rm -f "$SAVE"
+}
+
 # mig1: xl migrate to localhost; the receiver (xl migrate-receive) is the
 # command xl runs instead of ssh (-s '').
 if msync mig1 600; then
     sleep 1
     OLD=$DOMID; OQ=$(dmpid "$OLD")
-    xe_say "mig1: xl migrate at $(ts)"
-    check mig1-xl-migrate logged "$XE_OUT/xl-migrate1.log" xl -T -vvv migrate -s '' "$NAME" 'xl -T -vvv migrate-receive -e'
-    xe_say "mig1: xl migrate done at $(ts)"
-    newdom mig1 && release mig1
+    xe_say "mig1: migrate at $(ts)"
+    if [ "$LIVE" = 1 ]; then
+        check mig1-xl-migrate logged "$XE_OUT/xl-migrate1.log" xl -T -vvv migrate -s '' "$NAME" 'xl -T -vvv migrate-receive -e'
+        newdom mig1
+    else
+        migrate_emulated mig1
+    fi
+    xe_say "mig1: migrate done at $(ts)"
+    release mig1
     old_qemu_gone mig1 "$OQ"
     leftovers mig1 "$OLD"
     check_vscsi_connected mig1- qscsi "$DOMID" 60
@@ -344,15 +392,21 @@ if msync save2 600; then
     SD_HCTL=$NEW_HCTL
 fi
 
-# mig2: xen-vscsi migrate to localhost.
+# mig2: xen-vscsi migrate to localhost (or its steps, see above).
 if msync mig2 600; then
     sleep 1
     OLD=$DOMID; OQ=$(dmpid "$OLD")
-    xe_say "mig2: xen-vscsi migrate at $(ts)"
-    check mig2-vscsi-migrate logged "$XE_OUT/xen-vscsi-migrate2.log" "$CLI" migrate "$OLD" localhost
-    sed 's/^/XE: migrate2: /' "$XE_OUT/xen-vscsi-migrate2.log" | grep -v '^XE: migrate2: \(xc\|libxl\|xl\): debug' | tail -n 20
+    xe_say "mig2: migrate at $(ts)"
+    if [ "$LIVE" = 1 ]; then
+        check mig2-vscsi-migrate logged "$XE_OUT/xen-vscsi-migrate2.log" "$CLI" migrate "$OLD" localhost
+        sed 's/^/XE: migrate2: /' "$XE_OUT/xen-vscsi-migrate2.log" | grep -v ': debug: ' | tail -n 20
+        newdom mig2
+    else
+        check mig2-vscsi-save "$CLI" save "$OLD" /tmp/mig.vscsi
+        migrate_emulated mig2 vscsi
+    fi
     xe_say "mig2: done at $(ts)"
-    newdom mig2 && release mig2
+    release mig2
     old_qemu_gone mig2 "$OQ"
     leftovers mig2 "$OLD"
     check_vscsi_connected mig2- qscsi "$DOMID" 60
