@@ -8,22 +8,25 @@
  * (libxengnttab), the event channel comes from libxenevtchn and the
  * frontend nodes are written with libxenstore.
  *
- * Usage: xen-vscsi-rogue [-v] [-i VHOST] [-t VHOST] ATTACK-VHOST
- *                        HEALTHY-VHOST [CASE...]
+ * Usage: xen-vscsi-rogue [-v] [-i VHOST] [-t VHOST] [-m VHOST]
+ *                        ATTACK-VHOST HEALTHY-VHOST [CASE...]
  *   -i VHOST       vhost with iothread= and a raw scsi-hd at 0:1:0 (at
  *                  least 2 MiB, throttled so that requests stay in flight):
  *                  case iothread-close-storm
  *   -t VHOST       vhost with an iSCSI scsi-hd at 0:1:0 served by tgtd in
  *                  dom0: cases close-stalled-lun, stale-rqid-reconnect
+ *   -m VHOST       vhost with max-ring-page-order=0 and a disk at 0:1:0:
+ *                  case mp-order-max0
  *   ATTACK-VHOST   vhost with a raw scsi-hd at 0:1:0 (at least 1 MiB),
  *                  the target of the attacks
  *   HEALTHY-VHOST  vhost with a disk at 0:1:0 that is only used well: it
  *                  must keep answering between the cases
  *   CASE...        run only these cases (default: all; -l lists them)
  *
- * Cases intake-storm, close-stalled-lun and stale-rqid-reconnect need the
- * agent of the e2e scenario pvscsi-rogue in dom0 (xenstore nodes under
- * data/xpv-rogue of this domain: QMP latency probes, tgtd stop/continue).
+ * Cases intake-storm, close-stalled-lun, stale-rqid-reconnect and mp-* need
+ * the agent of the e2e scenario pvscsi-rogue in dom0 (xenstore nodes under
+ * data/xpv-rogue of this domain: QMP latency probes, tgtd stop/continue,
+ * the xen_pvscsi_connect trace lines in QEMU's log).
  *
  * Output: one line per case, "PASS case" or "FAIL case: reason", then
  * "ROGUE-SUMMARY pass=N fail=M halts=H bad-requests=B". Exit status 0 only
@@ -75,7 +78,8 @@
 
 #define PAGE                4096
 #define BLK                 512
-#define RING_SLOTS          16
+#define RING_SLOTS          16          /* of a one-page ring */
+#define MAX_RING_PAGES      32          /* order 5: one above the maximum */
 #define NR_WPAGES           32          /* writable data pages */
 #define NR_SGPAGES          4           /* indirect SG-list pages */
 #define BAD_GREF            0x0ffffff0u /* far beyond any grant table */
@@ -191,11 +195,15 @@ typedef struct Conn {
     int vhost;
     char fe[128];
     char be[128];
-    uint8_t *ring_page;
-    uint32_t ring_ref;
+    uint8_t *ring_page;         /* npages contiguous pages */
+    uint32_t ring_ref;          /* the first page's grant (ring_refs[0]) */
+    uint32_t ring_refs[MAX_RING_PAGES];
+    int npages;
     int port;                   /* -1: not bound */
     vscsiif_front_ring_t ring;
     bool up;
+    int mp_refs;                /* ring-ref0..mp_refs-1 written */
+    bool mp_nodes;              /* ring-page-order etc. may be written */
 } Conn;
 
 static Conn A, B;               /* attacked vhost, healthy vhost */
@@ -226,18 +234,21 @@ static bool conn_init(Conn *c, int vhost)
     return true;
 }
 
-/* Share a fresh ring page and bind a fresh unbound port. */
-static bool conn_alloc(Conn *c)
+/* Share a fresh ring of @pages pages and bind a fresh unbound port. */
+static bool conn_alloc(Conn *c, int pages)
 {
-    c->ring_page = xengntshr_share_pages(xgs, 0, 1, &c->ring_ref, 1);
+    c->ring_page = xengntshr_share_pages(xgs, 0, pages, c->ring_refs, 1);
     if (!c->ring_page) {
-        fprintf(stderr, "ROGUE: gntalloc share of the ring page: %s\n",
-                strerror(errno));
+        fprintf(stderr, "ROGUE: gntalloc share of %d ring page(s): %s\n",
+                pages, strerror(errno));
         return false;
     }
-    memset(c->ring_page, 0, PAGE);
+    c->npages = pages;
+    c->ring_ref = c->ring_refs[0];
+    memset(c->ring_page, 0, (size_t)pages * PAGE);
     SHARED_RING_INIT((vscsiif_sring_t *)c->ring_page);
-    FRONT_RING_INIT(&c->ring, (vscsiif_sring_t *)c->ring_page, PAGE);
+    FRONT_RING_INIT(&c->ring, (vscsiif_sring_t *)c->ring_page,
+                    (size_t)pages * PAGE);
     c->port = xenevtchn_bind_unbound_port(xce, 0);
     if (c->port < 0) {
         fprintf(stderr, "ROGUE: unbound port: %s\n", strerror(errno));
@@ -253,10 +264,36 @@ static void conn_free(Conn *c)
         c->port = -1;
     }
     if (c->ring_page) {
-        xengntshr_unshare(xgs, c->ring_page, 1);
+        xengntshr_unshare(xgs, c->ring_page, c->npages);
         c->ring_page = NULL;
     }
     c->up = false;
+}
+
+/*
+ * Remove the multi-page ring nodes a connection of ours wrote
+ * (ring-page-order, num-ring-pages, ring-ref%u): a later connection must
+ * not inherit them.
+ */
+static void ring_nodes_clear(Conn *c)
+{
+    static const char *const keys[] = { "ring-page-order", "num-ring-pages" };
+    char path[256];
+    unsigned int i;
+
+    if (!c->mp_nodes) {
+        return;
+    }
+    for (i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/%s", c->fe, keys[i]);
+        xs_rm(xs, XBT_NULL, path);
+    }
+    for (i = 0; i < (unsigned int)c->mp_refs; i++) {
+        snprintf(path, sizeof(path), "%s/ring-ref%u", c->fe, i);
+        xs_rm(xs, XBT_NULL, path);
+    }
+    c->mp_refs = 0;
+    c->mp_nodes = false;
 }
 
 /*
@@ -269,7 +306,7 @@ static bool conn_open_with(Conn *c, const char *ring_ref, const char *evtchn,
 {
     int st;
 
-    if (!c->ring_page && !conn_alloc(c)) {
+    if (!c->ring_page && !conn_alloc(c, 1)) {
         snprintf(why, whylen, "cannot allocate ring/port");
         return false;
     }
@@ -279,6 +316,7 @@ static bool conn_open_with(Conn *c, const char *ring_ref, const char *evtchn,
                  "expected 2", st);
         return false;
     }
+    ring_nodes_clear(c);
     if (ring_ref) {
         xs_put(c->fe, "ring-ref", "%s", ring_ref);
     } else {
@@ -347,6 +385,7 @@ static bool conn_close(Conn *c, char *why, size_t whylen)
         return false;
     }
     conn_free(c);
+    ring_nodes_clear(c);
     xs_put(c->fe, "state", "%d", XenbusStateInitialising);
     st = xs_wait_int(c->be, "state", XenbusStateInitWait, 10000);
     if (st != XenbusStateInitWait) {
@@ -1583,7 +1622,7 @@ static bool case_xs_state_flap(void)
      * req_prod that would (rightly) halt it.
      */
     CALL(conn_close(&A, why, sizeof(why)));
-    CHECK(conn_alloc(&A), "cannot allocate ring/port");
+    CHECK(conn_alloc(&A, 1), "cannot allocate ring/port");
     xs_put(A.fe, "ring-ref", "%u", A.ring_ref);
     xs_put(A.fe, "event-channel", "%d", A.port);
     for (round = 0; round < 5; round++) {
@@ -2327,6 +2366,707 @@ static bool case_stale_rqid_reconnect(void)
     return with_stopped_target(stale_rqid_reconnect);
 }
 
+/* --------------------------------------------------------------------- */
+/* Multi-page rings (issue 15: seed 002's negotiation on vscsiif)         */
+/*                                                                        */
+/* The backend offers max-ring-page-order (and max-ring-pages); the       */
+/* frontend writes ring-page-order or num-ring-pages and ring-ref0..N-1,  */
+/* or the plain ring-ref of one page. A refused transport must end at     */
+/* backend state 6 with an "error" node, the ring untouched and nothing   */
+/* mapped (no xen_pvscsi_connect trace line: dom0's agent counts them in  */
+/* QEMU's log), and the frontend must get the vhost back by closing.      */
+
+static Conn D;                  /* vhost with max-ring-page-order=0 (-m) */
+static bool have_d;
+
+/*
+ * The transport nodes a frontend writes: a ring of @pages pages (granted);
+ * ring-page-order @order and num-ring-pages @num (-1: node not written);
+ * the plain ring-ref (the first page) if @plain; ring-ref0..@nrefs-1
+ * without ring-ref@skip. ring-ref%u past the ring's pages name BAD_GREF:
+ * a backend that reads them fails to map instead of ignoring them.
+ */
+typedef struct RingSpec {
+    int pages;
+    int order;
+    int num;
+    bool plain;
+    int nrefs;
+    int skip;
+} RingSpec;
+
+static const RingSpec ONE_PAGE = { 1, -1, -1, true, 0, -1 };
+
+static const char *spec_str(const RingSpec *rs)
+{
+    static char buf[4][160];
+    static unsigned int k;
+    char *b = buf[k++ % 4];
+    size_t n = 0;
+
+    b[0] = 0;
+    if (rs->order >= 0) {
+        n += snprintf(b + n, 160 - n, "ring-page-order %d, ", rs->order);
+    }
+    if (rs->num >= 0) {
+        n += snprintf(b + n, 160 - n, "num-ring-pages %d, ", rs->num);
+    }
+    if (rs->plain) {
+        n += snprintf(b + n, 160 - n, "ring-ref, ");
+    }
+    if (rs->nrefs) {
+        n += snprintf(b + n, 160 - n, "ring-ref0..%d", rs->nrefs - 1);
+        if (rs->skip >= 0) {
+            n += snprintf(b + n, 160 - n, " without ring-ref%d", rs->skip);
+        }
+        n += snprintf(b + n, 160 - n, ", ");
+    }
+    snprintf(b + n, 160 - n, "%d page(s) granted", rs->pages);
+    return b;
+}
+
+/* Write @rs's nodes and the event channel (not the state). */
+static void ring_nodes_write(Conn *c, const RingSpec *rs)
+{
+    char path[256], key[24];
+    int i;
+
+    ring_nodes_clear(c);
+    c->mp_nodes = true;
+    snprintf(path, sizeof(path), "%s/ring-ref", c->fe);
+    xs_rm(xs, XBT_NULL, path);
+    if (rs->order >= 0) {
+        xs_put(c->fe, "ring-page-order", "%d", rs->order);
+    }
+    if (rs->num >= 0) {
+        xs_put(c->fe, "num-ring-pages", "%d", rs->num);
+    }
+    for (i = 0; i < rs->nrefs; i++) {
+        if (i != rs->skip) {
+            snprintf(key, sizeof(key), "ring-ref%d", i);
+            xs_put(c->fe, key, "%u",
+                   i < c->npages ? c->ring_refs[i] : BAD_GREF);
+        }
+    }
+    c->mp_refs = rs->nrefs;
+    if (rs->plain) {
+        xs_put(c->fe, "ring-ref", "%u", c->ring_refs[0]);
+    }
+    xs_put(c->fe, "event-channel", "%d", c->port);
+}
+
+/* Connect with @rs's nodes (the vhost closed, backend at 2 or soon). */
+static bool conn_open_ring(Conn *c, const RingSpec *rs, char *w, size_t wl)
+{
+    int st;
+
+    if (!c->ring_page && !conn_alloc(c, rs->pages)) {
+        snprintf(w, wl, "cannot allocate %d ring page(s)/port", rs->pages);
+        return false;
+    }
+    st = xs_wait_int(c->be, "state", XenbusStateInitWait, 10000);
+    if (st != XenbusStateInitWait) {
+        snprintf(w, wl, "backend state %d before connect, expected 2", st);
+        return false;
+    }
+    ring_nodes_write(c, rs);
+    xs_put(c->fe, "state", "%d", XenbusStateInitialised);
+    st = xs_wait_int(c->be, "state", XenbusStateConnected, 15000);
+    if (st != XenbusStateConnected) {
+        char *err = xs_get(c->be, "error");
+
+        snprintf(w, wl, "backend state %d after connect, expected 4 "
+                 "(backend error node: %s)", st, err ? err : "none");
+        free(err);
+        return false;
+    }
+    xs_put(c->fe, "state", "%d", XenbusStateConnected);
+    c->up = true;
+    return true;
+}
+
+/*
+ * dom0's agent: how many xen_pvscsi_connect trace lines QEMU logged for
+ * @c's vhost, and the page count of the last one (0: none).
+ */
+static bool traced_connects(Conn *c, int *n, int *pages)
+{
+    char cmd[64], res[256];
+
+    snprintf(cmd, sizeof(cmd), "connects %d", c->vhost);
+    CHECK(agent(cmd, res, sizeof(res), 30000), "%s", res);
+    CHECK(sscanf(res, "ok %d %d", n, pages) == 2, "dom0 agent, %s: %s", cmd,
+          res);
+    return true;
+}
+
+/*
+ * The ring in use: RING_SIZE(ring) TEST UNIT READYs in one push (the ring
+ * full, every slot outstanding), each answered once, GOOD; then INQUIRY.
+ */
+static bool ring_fill_works(Conn *c, unsigned int slots)
+{
+    static vscsiif_request_t q[256];
+    static vscsiif_response_t r[256 + 4];
+    static unsigned char seen[256];
+    unsigned int i, j, n;
+
+    CHECK(RING_SIZE(&c->ring) == slots && slots <= 256,
+          "ring of %d page(s) has %u slots, expected %u", c->npages,
+          RING_SIZE(&c->ring), slots);
+    CALL(clear_ua(c));
+    CHECK(c->ring.sring->rsp_prod == c->ring.req_prod_pvt,
+          "requests outstanding before the fill");
+    for (i = 0; i < slots; i++) {
+        req_tur(&q[i]);
+    }
+    push(c, q, slots, true);
+    CHECK(RING_FULL(&c->ring), "ring not full after %u requests", slots);
+    n = collect(c, r, slots + 4, slots, RSP_TIMEOUT_MS);
+    n += collect(c, r + n, slots + 4 - n, slots + 4, 300);
+    CHECK(n == slots, "%u responses to %u TEST UNIT READYs in one push", n,
+          slots);
+    memset(seen, 0, sizeof(seen));
+    for (j = 0; j < n; j++) {
+        for (i = 0; i < slots && q[i].rqid != r[j].rqid; i++) {
+        }
+        CHECK(i < slots && !seen[i]++ && r[j].rslt == 0,
+              "ring of %u slots: response %u rqid %u rslt 0x%x (unknown, "
+              "repeated or not GOOD)", slots, j, r[j].rqid,
+              (unsigned int)r[j].rslt);
+    }
+    CALL(inquiry_ok(c));
+    return true;
+}
+
+/*
+ * Connect @c with @rs (closing it first if needed); dom0 saw exactly one
+ * new connect, of @rs->pages pages unless @pages says otherwise; the full
+ * ring works.
+ */
+static bool good_connect(Conn *c, const RingSpec *rs, int pages)
+{
+    char w[256];
+    int n0, n1, p;
+
+    if (c->up || c->ring_page) {
+        CALL(conn_close(c, why, sizeof(why)));
+    }
+    CALL(traced_connects(c, &n0, &p));
+    CHECK(conn_open_ring(c, rs, w, sizeof(w)), "%s: %s", spec_str(rs), w);
+    CALL(traced_connects(c, &n1, &p));
+    CHECK(n1 == n0 + 1 && p == pages, "%s: dom0 traced %d connect(s), the "
+          "last of %d page(s); expected 1 of %d", spec_str(rs), n1 - n0, p,
+          pages);
+    CALL(ring_fill_works(c, pages == 1 ? 16 : pages == 2 ? 32 :
+                            pages == 4 ? 64 : pages == 8 ? 128 : 256));
+    printf("ROGUE: vhost %d: %s: connected, %d page(s), %u slots full "
+           "and answered\n", c->vhost, spec_str(rs), pages,
+           RING_SIZE(&c->ring));
+    return true;
+}
+
+/* How a refused frontend gets the vhost back. */
+enum {
+    REC_CLOSED_INITIALISING,    /* 6, then 1, then 3 */
+    REC_INITIALISING,           /* 1, then 3 (no 6) */
+    REC_CLOSED,                 /* 6, then 3 at once (a Linux re-probe) */
+};
+
+static const char *const rec_str[] = {
+    "frontend 6, 1, 3", "frontend 1, 3", "frontend 6, 3",
+};
+
+/*
+ * A connect with @rs's nodes that the backend must refuse: backend state
+ * 6 (and staying 6), its "error" node exactly @reason, the ring untouched
+ * (a valid INQUIRY waits in it, the port is kicked: no response, no
+ * req_event update), no xen_pvscsi_connect traced (nothing mapped), the
+ * healthy vhost answers. Then the frontend recovers as @rec says and
+ * connects with @good, which must work.
+ */
+static bool refused(Conn *c, const RingSpec *rs, const char *reason,
+                    int rec, const RingSpec *good, int good_pages)
+{
+    char d[160];
+    vscsiif_request_t q;
+    size_t len = (size_t)rs->pages * PAGE;
+    uint8_t *copy;
+    char *err;
+    bool same;
+    int n0, n1, p, st, st2;
+
+    snprintf(d, sizeof(d), "%s", spec_str(rs));
+    if (c->up || c->ring_page) {
+        CALL(conn_close(c, why, sizeof(why)));
+    }
+    CALL(traced_connects(c, &n0, &p));
+    CHECK(conn_alloc(c, rs->pages), "%s: cannot allocate the ring", d);
+    req_inquiry(&q, 1);
+    seg(&q, 0, wpages.refs[NR_WPAGES - 1], 0, 36);
+    push(c, &q, 1, false);
+    copy = malloc(len);
+    CHECK(copy, "out of memory");
+    memcpy(copy, c->ring_page, len);
+    st = xs_wait_int(c->be, "state", XenbusStateInitWait, 10000);
+    if (st != XenbusStateInitWait) {
+        free(copy);
+        CHECK(false, "%s: backend state %d before connect, expected 2", d,
+              st);
+    }
+    ring_nodes_write(c, rs);
+    xs_put(c->fe, "state", "%d", XenbusStateInitialised);
+    st = xs_wait_int(c->be, "state", XenbusStateClosed, 10000);
+    kick(c);
+    sleep_ms(SILENCE_MS);
+    st2 = xs_get_int(c->be, "state");
+    same = !memcmp(copy, c->ring_page, len);
+    free(copy);
+    CHECK(st == XenbusStateClosed, "%s: backend state %d, expected 6 "
+          "(refused)", d, st);
+    CHECK(st2 == XenbusStateClosed, "%s: backend state %d %d ms after it "
+          "refused, expected it to stay 6", d, st2, SILENCE_MS);
+    err = xs_get(c->be, "error");
+    if (!err || strcmp(err, reason)) {
+        snprintf(why, sizeof(why), "%s: backend error node %s%s%s, "
+                 "expected '%s'", d, err ? "'" : "", err ? err : "missing",
+                 err ? "'" : "", reason);
+        free(err);
+        return false;
+    }
+    free(err);
+    CHECK(same && c->ring.sring->rsp_prod == 0 &&
+          c->ring.sring->req_event == 1,
+          "%s: refused, but the ring was written (rsp_prod %u, req_event "
+          "%u)", d, c->ring.sring->rsp_prod, c->ring.sring->req_event);
+    CALL(traced_connects(c, &n1, &p));
+    CHECK(n1 == n0, "%s: refused, but dom0 traced %d xen_pvscsi_connect "
+          "for vhost %d (pages %d): the backend tried to map the ring", d,
+          n1 - n0, c->vhost, p);
+    CALL(inquiry_ok(&B));
+    printf("ROGUE: vhost %d: %s: refused (6, error '%s', ring untouched, "
+           "nothing mapped); recovering: %s\n", c->vhost, d, reason,
+           rec_str[rec]);
+
+    conn_free(c);
+    if (rec != REC_INITIALISING) {
+        xs_put(c->fe, "state", "%d", XenbusStateClosed);
+        st = xs_wait_int(c->be, "state", XenbusStateInitWait, 10000);
+        CHECK(st == XenbusStateInitWait, "%s: refused, then frontend 6: "
+              "backend state %d, expected 2", d, st);
+    }
+    if (rec != REC_CLOSED) {
+        xs_put(c->fe, "state", "%d", XenbusStateInitialising);
+        st = xs_wait_int(c->be, "state", XenbusStateInitWait, 10000);
+        CHECK(st == XenbusStateInitWait, "%s: refused, then frontend%s 1: "
+              "backend state %d, expected 2", d,
+              rec == REC_CLOSED_INITIALISING ? " 6," : "", st);
+        sleep_ms(200);
+        st = xs_get_int(c->be, "state");
+        CHECK(st == XenbusStateInitWait, "%s: refused, then frontend 1: "
+              "backend state %d 200 ms later, expected 2", d, st);
+    }
+    {
+        char w[sizeof(why)];
+
+        if (!good_connect(c, good, good_pages)) {
+            memcpy(w, why, sizeof(w));
+            snprintf(why, sizeof(why), "%s: refused, then (%s) %.300s", d,
+                     rec_str[rec], w);
+            return false;
+        }
+    }
+    err = xs_get(c->be, "error");
+    if (err) {
+        printf("ROGUE: vhost %d: connected again; the backend's error node "
+               "stays: '%s'\n", c->vhost, err);
+        free(err);
+    }
+    return true;
+}
+
+/* Back to a one-page ring with the plain ring-ref (what the rest expect). */
+static bool back_to_one_page(Conn *c)
+{
+    CALL(conn_reopen(c, why, sizeof(why)));
+    CALL(clear_ua(c));
+    CALL(inquiry_ok(c));
+    return true;
+}
+
+/* The orders a backend advertises: @order, and 1 << @order pages. */
+static bool advertises(Conn *c, int order)
+{
+    int o = xs_get_int(c->be, "max-ring-page-order");
+    int n = xs_get_int(c->be, "max-ring-pages");
+
+    if (order == 0) {
+        CHECK(o == -1 && n == -1, "vhost %d (max-ring-page-order=0) "
+              "advertises max-ring-page-order %d, max-ring-pages %d; "
+              "expected neither node", c->vhost, o, n);
+    } else {
+        CHECK(o == order && n == 1 << order, "vhost %d advertises "
+              "max-ring-page-order %d, max-ring-pages %d; expected %d, %d",
+              c->vhost, o, n, order, 1 << order);
+    }
+    return true;
+}
+
+#define EMAX4 " (max-ring-page-order 4)"
+#define EMAX0 " (max-ring-page-order 0)"
+
+/*
+ * (a) An order above the maximum: ring-page-order 5, and num-ring-pages
+ * 32, each with all 32 pages granted and named. Recovered with order 4
+ * (16 pages, 256 slots, all used) and with one page.
+ */
+static bool case_mp_order_above_max(void)
+{
+    static const RingSpec o5 = { 32, 5, -1, false, 32, -1 };
+    static const RingSpec n32 = { 32, -1, 32, false, 32, -1 };
+    static const RingSpec o4 = { 16, 4, -1, false, 16, -1 };
+
+    CALL(advertises(&A, 4));
+    CALL(refused(&A, &o5, "ring-page-order above max-ring-page-order" EMAX4,
+                 REC_CLOSED_INITIALISING, &o4, 16));
+    CALL(refused(&A, &n32, "ring-page-order above max-ring-page-order" EMAX4,
+                 REC_INITIALISING, &ONE_PAGE, 1));
+    CALL(back_to_one_page(&A));
+    return true;
+}
+
+/*
+ * (a) A vhost with max-ring-page-order=0 (-m): advertises nothing;
+ * ring-page-order 1 and num-ring-pages 2 refused; ring-page-order 0 with
+ * the plain ring-ref works.
+ */
+static bool case_mp_order_max0(void)
+{
+    static const RingSpec o1 = { 2, 1, -1, false, 2, -1 };
+    static const RingSpec n2 = { 2, -1, 2, false, 2, -1 };
+    static const RingSpec o0 = { 1, 0, -1, true, 0, -1 };
+
+    CHECK(have_d, "no vhost with max-ring-page-order=0 given (-m VHOST)");
+    CALL(advertises(&D, 0));
+    CALL(refused(&D, &o1, "ring-page-order above max-ring-page-order" EMAX0,
+                 REC_CLOSED, &ONE_PAGE, 1));
+    CALL(refused(&D, &n2, "ring-page-order above max-ring-page-order" EMAX0,
+                 REC_CLOSED_INITIALISING, &o0, 1));
+    CALL(conn_close(&D, why, sizeof(why)));
+    return true;
+}
+
+/*
+ * (b) A missing ring-ref%u: order 1 without ring-ref1, order 2 without
+ * ring-ref2 (a hole), order 1 with only the plain ring-ref.
+ */
+static bool case_mp_ref_missing(void)
+{
+    static const RingSpec o1_no1 = { 2, 1, -1, false, 2, 1 };
+    static const RingSpec o2_no2 = { 4, 2, -1, false, 4, 2 };
+    static const RingSpec o1_plain = { 2, 1, -1, true, 0, -1 };
+    static const RingSpec o1 = { 2, 1, -1, false, 2, -1 };
+    static const RingSpec o2 = { 4, 2, -1, false, 4, -1 };
+
+    CALL(refused(&A, &o1_no1, "ring-page-order 1 but no ring-ref1",
+                 REC_CLOSED_INITIALISING, &o1, 2));
+    CALL(refused(&A, &o2_no2, "ring-page-order 2 but no ring-ref2",
+                 REC_CLOSED, &o2, 4));
+    CALL(refused(&A, &o1_plain, "ring-page-order 1 but no ring-ref0",
+                 REC_INITIALISING, &ONE_PAGE, 1));
+    CALL(back_to_one_page(&A));
+    return true;
+}
+
+/*
+ * (c) Extra ring-ref%u nodes are ignored (they name BAD_GREF): order 1
+ * with ring-ref0..3 maps 2 pages; order 0 (written, or absent) with
+ * ring-ref plus ring-ref0/1 maps the plain ring-ref's page.
+ */
+static bool case_mp_refs_extra(void)
+{
+    static const RingSpec o1_x4 = { 2, 1, -1, false, 4, -1 };
+    static const RingSpec o0_x2 = { 1, 0, -1, true, 2, -1 };
+    static const RingSpec none_x2 = { 1, -1, -1, true, 2, -1 };
+
+    CALL(good_connect(&A, &o1_x4, 2));
+    CALL(good_connect(&A, &o0_x2, 1));
+    CALL(good_connect(&A, &none_x2, 1));
+    CALL(back_to_one_page(&A));
+    return true;
+}
+
+/*
+ * (d) num-ring-pages (the older scheme): 3 and 0 are not powers of two,
+ * 4 with ring-page-order 1 disagrees: refused. Recovered with the ones
+ * that are right: num-ring-pages 2 alone, 4 with ring-page-order 2, 1
+ * with the plain ring-ref.
+ */
+static bool case_mp_num_pages_bad(void)
+{
+    static const RingSpec n3 = { 4, -1, 3, false, 3, -1 };
+    static const RingSpec n4_o1 = { 4, 1, 4, false, 4, -1 };
+    static const RingSpec n0 = { 1, -1, 0, true, 0, -1 };
+    static const RingSpec n2 = { 2, -1, 2, false, 2, -1 };
+    static const RingSpec n4_o2 = { 4, 2, 4, false, 4, -1 };
+    static const RingSpec n1 = { 1, -1, 1, true, 0, -1 };
+
+    CALL(refused(&A, &n3, "num-ring-pages is not a power of two" EMAX4,
+                 REC_CLOSED_INITIALISING, &n2, 2));
+    CALL(refused(&A, &n4_o1, "ring-page-order and num-ring-pages disagree"
+                 EMAX4, REC_INITIALISING, &n4_o2, 4));
+    CALL(refused(&A, &n0, "num-ring-pages is not a power of two" EMAX4,
+                 REC_CLOSED, &n1, 1));
+    CALL(back_to_one_page(&A));
+    return true;
+}
+
+/* Data of block @blk of request @i of the 64-slot case, round @round. */
+static void mp_fill(uint8_t *p, unsigned int i, unsigned int round)
+{
+    unsigned int k;
+
+    for (k = 0; k < PAGE; k++) {
+        p[k] = (uint8_t)(i * 37 + k * 13 + round * 101 + (k >> 9));
+    }
+}
+
+#define MP_SLOTS            64
+#define MP_LBA_X            8192        /* 64 x 8 blocks */
+#define MP_LBA_Y            (MP_LBA_X + MP_SLOTS * 8)
+
+/*
+ * Push @n requests at once on a ring with nothing outstanding (then the
+ * ring holds all of them: asserted full when @n fills it), collect the
+ * responses: each rqid once, GOOD.
+ */
+static bool burst(Conn *c, vscsiif_request_t *q, unsigned int n,
+                  const char *what)
+{
+    static vscsiif_response_t r[256 + 4];
+    static unsigned char seen[256];
+    unsigned int i, j, m;
+
+    CHECK(c->ring.sring->rsp_prod == c->ring.req_prod_pvt, "%s: requests "
+          "outstanding before the burst", what);
+    push(c, q, n, true);
+    CHECK(n != RING_SIZE(&c->ring) || RING_FULL(&c->ring),
+          "%s: ring not full", what);
+    m = collect(c, r, n + 4, n, 30000);
+    m += collect(c, r + m, n + 4 - m, n + 4, 300);
+    CHECK(m == n, "%s: %u responses to %u requests", what, m, n);
+    memset(seen, 0, sizeof(seen));
+    for (j = 0; j < m; j++) {
+        for (i = 0; i < n && q[i].rqid != r[j].rqid; i++) {
+        }
+        CHECK(i < n && !seen[i]++, "%s: response %u has rqid %u (unknown "
+              "or repeated)", what, j, r[j].rqid);
+        CHECK(r[j].rslt == 0 && r[j].residual_len == 0, "%s: request %u "
+              "(rqid %u): rslt 0x%x residual %u", what, i, r[j].rqid,
+              (unsigned int)r[j].rslt, r[j].residual_len);
+    }
+    return true;
+}
+
+/*
+ * (e) A real 4-page ring (order 2, 64 slots): 64 WRITE(10)s of 4 KiB at
+ * once (the ring full), then 32 READs of them interleaved with 32 WRITEs
+ * elsewhere, then 64 READs: every rqid answered once, GOOD, data exact.
+ * With the iothread vhost (-i, LUN throttled to 20 IOPS): 64 READs at
+ * once, and the backend takes all 64 off the ring (req_event) while most
+ * are still unanswered: its queue is as deep as the ring.
+ */
+static bool case_mp_ring_64(void)
+{
+    static const RingSpec o2 = { 4, 2, -1, false, 4, -1 };
+    static vscsiif_request_t q[MP_SLOTS];
+    uint32_t refs[MP_SLOTS];
+    uint8_t *buf;
+    unsigned int i, answered = 0;
+    bool ok = false;
+
+    CALL(good_connect(&A, &o2, 4));
+    CHECK(RING_SIZE(&A.ring) == MP_SLOTS, "ring of 4 pages: %u slots",
+          RING_SIZE(&A.ring));
+    buf = xengntshr_share_pages(xgs, 0, MP_SLOTS, refs, 1);
+    CHECK(buf, "gntalloc: %d data pages: %s", MP_SLOTS, strerror(errno));
+    /* 64 WRITEs of X */
+    for (i = 0; i < MP_SLOTS; i++) {
+        mp_fill(buf + (size_t)i * PAGE, i, 1);
+        req_rw10(&q[i], true, MP_LBA_X + i * 8, 8);
+        seg(&q[i], 0, refs[i], 0, PAGE);
+    }
+    if (!burst(&A, q, MP_SLOTS, "64 WRITEs")) {
+        goto out;
+    }
+    /* 32 READs of X[0..31] and 32 WRITEs of Y[0..31], interleaved */
+    for (i = 0; i < MP_SLOTS; i++) {
+        uint8_t *p = buf + (size_t)i * PAGE;
+
+        if (i % 2) {
+            mp_fill(p, i, 2);
+            req_rw10(&q[i], true, MP_LBA_Y + (i / 2) * 8, 8);
+        } else {
+            memset(p, 0, PAGE);
+            req_rw10(&q[i], false, MP_LBA_X + (i / 2) * 8, 8);
+        }
+        seg(&q[i], 0, refs[i], 0, PAGE);
+    }
+    if (!burst(&A, q, MP_SLOTS, "32 READs + 32 WRITEs")) {
+        goto out;
+    }
+    for (i = 0; i < MP_SLOTS; i += 2) {
+        uint8_t want[PAGE];
+
+        mp_fill(want, i / 2, 1);
+        if (memcmp(buf + (size_t)i * PAGE, want, PAGE)) {
+            snprintf(why, sizeof(why), "mixed burst: READ of X[%u] (slot "
+                     "%u): data differs", i / 2, i);
+            goto out;
+        }
+    }
+    /* 64 READs: X[32..63] and Y[0..31] */
+    memset(buf, 0, (size_t)MP_SLOTS * PAGE);
+    for (i = 0; i < MP_SLOTS; i++) {
+        req_rw10(&q[i], false, i < 32 ? MP_LBA_X + (32 + i) * 8 :
+                 MP_LBA_Y + (i - 32) * 8, 8);
+        seg(&q[i], 0, refs[i], 0, PAGE);
+    }
+    if (!burst(&A, q, MP_SLOTS, "64 READs")) {
+        goto out;
+    }
+    for (i = 0; i < MP_SLOTS; i++) {
+        uint8_t want[PAGE];
+
+        if (i < 32) {
+            mp_fill(want, 32 + i, 1);
+        } else {
+            mp_fill(want, 2 * (i - 32) + 1, 2);
+        }
+        if (memcmp(buf + (size_t)i * PAGE, want, PAGE)) {
+            snprintf(why, sizeof(why), "64 READs: slot %u (%s[%u]): data "
+                     "differs", i, i < 32 ? "X" : "Y",
+                     i < 32 ? 32 + i : i - 32);
+            goto out;
+        }
+    }
+    printf("ROGUE: mp-ring-64: 64 WRITEs, 32 READs + 32 WRITEs, 64 READs, "
+           "each burst filling the 64-slot ring: data exact\n");
+
+    if (have_c) {
+        RING_IDX base;
+        int64_t end;
+
+        if (!good_connect(&C, &o2, 4)) {
+            goto out;
+        }
+        base = C.ring.req_prod_pvt;
+        for (i = 0; i < MP_SLOTS; i++) {
+            req_rw10(&q[i], false, i * 8, 8);
+            seg(&q[i], 0, refs[i], 0, PAGE);
+        }
+        push(&C, q, MP_SLOTS, true);
+        end = now_ms() + 10000;
+        while (C.ring.sring->req_event != base + MP_SLOTS + 1 &&
+               now_ms() < end) {
+            sleep_ms(2);
+        }
+        answered = C.ring.sring->rsp_prod - base;
+        if (C.ring.sring->req_event != base + MP_SLOTS + 1) {
+            snprintf(why, sizeof(why), "iothread vhost: the backend did not "
+                     "take the 64 READs off the ring in 10 s (req_event %u, "
+                     "expected %u; %u answered)", C.ring.sring->req_event,
+                     base + MP_SLOTS + 1, answered);
+            goto out;
+        }
+        printf("ROGUE: mp-ring-64: iothread vhost (20 IOPS): all 64 READs "
+               "taken off the ring while %u were answered: %u in flight in "
+               "the backend at once\n", answered, MP_SLOTS - answered);
+        if (MP_SLOTS - answered < 32) {
+            snprintf(why, sizeof(why), "iothread vhost: only %u of 64 READs "
+                     "in flight when the backend had taken all of them",
+                     MP_SLOTS - answered);
+            goto out;
+        }
+        {
+            static vscsiif_response_t r[MP_SLOTS + 4];
+            unsigned int n = collect(&C, r, MP_SLOTS + 4, MP_SLOTS, 30000);
+
+            n += collect(&C, r + n, MP_SLOTS + 4 - n, MP_SLOTS + 4, 300);
+            if (n != MP_SLOTS) {
+                snprintf(why, sizeof(why), "iothread vhost: %u responses to "
+                         "64 READs", n);
+                goto out;
+            }
+            for (i = 0; i < n; i++) {
+                if (r[i].rslt != 0) {
+                    snprintf(why, sizeof(why), "iothread vhost: READ rqid %u:"
+                             " rslt 0x%x", r[i].rqid, (unsigned int)r[i].rslt);
+                    goto out;
+                }
+            }
+        }
+        if (!back_to_one_page(&C)) {
+            goto out;
+        }
+    } else {
+        printf("ROGUE: mp-ring-64: no iothread vhost (-i): backend depth not "
+               "shown\n");
+    }
+    ok = back_to_one_page(&A);
+out:
+    xengntshr_unshare(xgs, buf, MP_SLOTS);
+    return ok;
+}
+
+/*
+ * (f) Reconnects that change the order on one vhost: 0 -> 2 -> 0, each
+ * connection mapping its own number of pages (traced in dom0), the full
+ * ring used, and a WRITE + READ verified on each.
+ */
+static bool mp_rw(Conn *c, unsigned int step)
+{
+    vscsiif_request_t q;
+    vscsiif_response_t r;
+    uint32_t lba = 4096 + step * 16;
+    unsigned int i;
+
+    for (i = 0; i < 2 * PAGE; i++) {
+        wpages.addr[i] = (uint8_t)(i * 3 + step * 17 + 1);
+    }
+    req_rw10(&q, true, lba, 16);
+    seg_pages(&q, 0, 2 * PAGE);
+    CALL(do1(c, &q, &r, why, sizeof(why)));
+    CHECK(r.rslt == 0, "step %u: WRITE(10): rslt 0x%x", step,
+          (unsigned int)r.rslt);
+    fill(page_addr(&wpages, 2), 2 * PAGE, 0);
+    req_rw10(&q, false, lba, 16);
+    seg_pages(&q, 2, 2 * PAGE);
+    CALL(do1(c, &q, &r, why, sizeof(why)));
+    CHECK(r.rslt == 0 && !memcmp(wpages.addr, page_addr(&wpages, 2),
+                                 2 * PAGE),
+          "step %u: READ(10) after WRITE(10): rslt 0x%x or data differs",
+          step, (unsigned int)r.rslt);
+    return true;
+}
+
+static bool case_mp_order_change(void)
+{
+    static const RingSpec o0 = { 1, 0, -1, true, 0, -1 };
+    static const RingSpec o2 = { 4, 2, -1, false, 4, -1 };
+    static const RingSpec *const seq[] = { &ONE_PAGE, &o2, &o0, &o2,
+                                           &ONE_PAGE };
+    static const int pages[] = { 1, 4, 1, 4, 1 };
+    unsigned int i;
+
+    for (i = 0; i < 5; i++) {
+        CALL(good_connect(&A, seq[i], pages[i]));
+        CALL(mp_rw(&A, i));
+    }
+    CALL(read_check(&A, 0, 64));
+    return true;
+}
+
 /* Last: a well-behaved reconnect, INQUIRY, WRITE(10) + READ(10) verified. */
 static bool case_final_good(void)
 {
@@ -2393,6 +3133,13 @@ static const Case cases[] = {
     { "xs-close-inflight", case_xs_close_inflight },
     { "xs-reconnect-loop", case_xs_reconnect_loop },
     { "xs-vanish", case_xs_vanish },
+    { "mp-order-above-max", case_mp_order_above_max },
+    { "mp-order-max0", case_mp_order_max0 },
+    { "mp-ref-missing", case_mp_ref_missing },
+    { "mp-refs-extra", case_mp_refs_extra },
+    { "mp-num-pages-bad", case_mp_num_pages_bad },
+    { "mp-ring-64", case_mp_ring_64 },
+    { "mp-order-change", case_mp_order_change },
     { "iothread-close-storm", case_iothread_close_storm },
     { "close-stalled-lun", case_close_stalled_lun },
     { "stale-rqid-reconnect", case_stale_rqid_reconnect },
@@ -2418,13 +3165,13 @@ static bool wanted(const char *name, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    const char *iothread_vhost = NULL, *slow_vhost = NULL;
+    const char *iothread_vhost = NULL, *slow_vhost = NULL, *max0_vhost = NULL;
     char *v;
     unsigned int i;
     int opt;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    while ((opt = getopt(argc, argv, "vlhi:t:")) != -1) {
+    while ((opt = getopt(argc, argv, "vlhi:t:m:")) != -1) {
         switch (opt) {
         case 'v':
             verbose = true;
@@ -2435,6 +3182,9 @@ int main(int argc, char **argv)
         case 't':
             slow_vhost = optarg;
             break;
+        case 'm':
+            max0_vhost = optarg;
+            break;
         case 'l':
             for (i = 0; i < NR_CASES; i++) {
                 printf("%s\n", cases[i].name);
@@ -2442,13 +3192,14 @@ int main(int argc, char **argv)
             return 0;
         default:
             fprintf(stderr, "usage: %s [-v] [-l] [-i VHOST] [-t VHOST] "
-                    "ATTACK-VHOST HEALTHY-VHOST [CASE...]\n", argv[0]);
+                    "[-m VHOST] ATTACK-VHOST HEALTHY-VHOST [CASE...]\n",
+                    argv[0]);
             return 2;
         }
     }
     if (argc - optind < 2) {
         fprintf(stderr, "usage: %s [-v] [-l] [-i VHOST] [-t VHOST] "
-                "ATTACK-VHOST HEALTHY-VHOST [CASE...]\n", argv[0]);
+                "[-m VHOST] ATTACK-VHOST HEALTHY-VHOST [CASE...]\n", argv[0]);
         return 2;
     }
 
@@ -2482,10 +3233,11 @@ int main(int argc, char **argv)
         return 1;
     }
     if ((iothread_vhost && !(have_c = conn_init(&C, atoi(iothread_vhost)))) ||
-        (slow_vhost && !(have_s = conn_init(&S, atoi(slow_vhost))))) {
+        (slow_vhost && !(have_s = conn_init(&S, atoi(slow_vhost)))) ||
+        (max0_vhost && !(have_d = conn_init(&D, atoi(max0_vhost))))) {
         printf("FAIL rogue-setup: no vscsi vhost %s for dom%u\n",
-               iothread_vhost && !have_c ? iothread_vhost : slow_vhost,
-               my_domid);
+               iothread_vhost && !have_c ? iothread_vhost :
+               slow_vhost && !have_s ? slow_vhost : max0_vhost, my_domid);
         return 1;
     }
     snprintf(agent_dir, sizeof(agent_dir), "/local/domain/%u/data/xpv-rogue",

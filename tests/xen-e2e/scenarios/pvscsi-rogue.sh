@@ -13,6 +13,11 @@
 # data/xpv-rogue/{req,ack} of the domU) also times QMP query-status once a
 # second while a case runs (checks CASE-qmp-latency: every answer within
 # 1 s).
+# Vhost 4 runs with max-ring-page-order=0 (case mp-order-max0). QEMU traces
+# xen_pvscsi_connect/disconnect/frontend_changed/ready_for_reconnect into
+# its log; the agent's "connects VHOST" counts the connect lines of a vhost
+# (the mp-* cases: a refused ring is never mapped, a good one maps exactly
+# its pages).
 # Its "PASS case" / "FAIL case: reason" lines become checks rogue-CASE.
 # dom0 then checks QEMU: alive, QMP running, exactly one "halting this
 # ring" line per halted ring, guest-triggered warnings rate-limited.
@@ -29,6 +34,7 @@ truncate -s 16M /tmp/attack.img
 truncate -s 16M /tmp/healthy.img
 truncate -s 16M /tmp/iothread.img
 truncate -s 16M /tmp/iscsi.img
+truncate -s 16M /tmp/max0.img
 IQN=iqn.2025-01.org.xen-pvscsi:rogue
 check tgtd-start tgt_start || exit 1
 check tgt-config sh -c "tgtadm --lld iscsi --mode target --op new --tid 1 -T $IQN &&
@@ -42,7 +48,7 @@ check_sh dev-xen-nodes 'test -c /dev/xen/xenbus && test -c /dev/xen/evtchn && te
 # One line per case; "ROGUE-EXIT n" last. The loop runs in a subshell:
 # the failures are counted again from the copy in /tmp/rogue.out.
 # shellcheck disable=SC2086
-{ /xe/bin/xen-vscsi-rogue -v -i 2 -t 3 0 1 $ROGUE_CASES 2>&1; echo "ROGUE-EXIT $?"; } | tee /tmp/rogue.out |
+{ /xe/bin/xen-vscsi-rogue -v -i 2 -t 3 -m 4 0 1 $ROGUE_CASES 2>&1; echo "ROGUE-EXIT $?"; } | tee /tmp/rogue.out |
 while IFS= read -r l; do
     case $l in
         "PASS "*) pass "rogue-${l#PASS }" ;;
@@ -179,6 +185,14 @@ agent_do() {
                 fail >&2 "$2-qmp-latency" "query-status: ${sum:-no summary} ($(grep -v '^probe ' "$f.out" | grep -v '^summary' | xe_oneline); slowest answers: $(grep '^probe ' "$f.out" | sort -k3,3n | tail -n 2 | xe_oneline))"
                 echo "FAIL ${sum:-no summary: $(xe_oneline < "$f.out")}"
             fi ;;
+        connects)
+            # xen_pvscsi_connect trace lines of vhost $2 in QEMU's log:
+            # "ok COUNT PAGES-OF-THE-LAST" (a connect maps the ring)
+            local cn cp
+            cn=$(grep -c "xen_pvscsi_connect vhost $2 " "$XE_OUT/qemu-rogue.log")
+            cp=$(grep "xen_pvscsi_connect vhost $2 " "$XE_OUT/qemu-rogue.log" | tail -n 1 |
+                sed -n 's/.* pages \([0-9]*\) .*/\1/p')
+            echo "ok $cn ${cp:-0}" ;;
         *) echo "fail: unknown request '$*'" ;;
     esac
 }
@@ -206,11 +220,14 @@ xenstore-write "/local/domain/$DOMID/data/xpv-rogue/req" "" "/local/domain/$DOMI
 rogue_agent "$DOMID" &
 AGENT_PID=$!
 qemu_start rogue \
+    -trace xen_pvscsi_connect -trace xen_pvscsi_disconnect \
+    -trace xen_pvscsi_frontend_changed -trace xen_pvscsi_ready_for_reconnect \
     -object iothread,id=io0 \
     -drive if=none,id=d0,file=/tmp/attack.img,format=raw,cache=none,aio=native \
     -drive if=none,id=d1,file=/tmp/healthy.img,format=raw,cache=none,aio=native \
     -drive if=none,id=d2,file=/tmp/iothread.img,format=raw,cache=none,aio=native,throttling.iops-total=20 \
     -drive "file=iscsi://127.0.0.1/$IQN/1,if=none,id=d3,format=raw,cache=none" \
+    -drive if=none,id=d4,file=/tmp/max0.img,format=raw,cache=none,aio=native \
     -device xen-pvscsi,id=vs0,vhost=0 \
     -device scsi-hd,bus=vs0.0,channel=0,scsi-id=1,lun=0,drive=d0 \
     -device xen-pvscsi,id=vs1,vhost=1 \
@@ -218,7 +235,9 @@ qemu_start rogue \
     -device xen-pvscsi,id=vs2,vhost=2,iothread=io0 \
     -device scsi-hd,bus=vs2.0,channel=0,scsi-id=1,lun=0,drive=d2 \
     -device xen-pvscsi,id=vs3,vhost=3 \
-    -device scsi-hd,bus=vs3.0,channel=0,scsi-id=1,lun=0,drive=d3 || exit 1
+    -device scsi-hd,bus=vs3.0,channel=0,scsi-id=1,lun=0,drive=d3 \
+    -device xen-pvscsi,id=vs4,vhost=4,max-ring-page-order=0 \
+    -device scsi-hd,bus=vs4.0,channel=0,scsi-id=1,lun=0,drive=d4 || exit 1
 domu_unpause rogue || exit 1
 if domu_sync rogue checked 480 120; then
     log="$XE_OUT/qemu-rogue.log"
