@@ -1,6 +1,6 @@
 #!/bin/bash
 # xen-pvscsi under a hostile userspace frontend (xen-vscsi-rogue): asserted attack cases
-# XE_TIMEOUT=600
+# XE_TIMEOUT=900
 # The domU does not load xen-scsifront: tests/rogue/xen-vscsi-rogue binds
 # vhost 0 (attacked, raw 16 MiB at 0:1:0) and vhost 1 (healthy, 0:1:0)
 # itself with gntalloc, evtchn and xenstore, and plays the attack cases
@@ -239,7 +239,7 @@ qemu_start rogue \
     -device xen-pvscsi,id=vs4,vhost=4,max-ring-page-order=0 \
     -device scsi-hd,bus=vs4.0,channel=0,scsi-id=1,lun=0,drive=d4 || exit 1
 domu_unpause rogue || exit 1
-if domu_sync rogue checked 480 120; then
+if domu_sync rogue checked 780 120; then
     log="$XE_OUT/qemu-rogue.log"
     con=$(domu_console rogue)
     check qemu-alive qemu_alive rogue
