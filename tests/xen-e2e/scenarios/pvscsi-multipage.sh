@@ -21,8 +21,12 @@
 # directory dom0 writes max-ring-page-order = 2: the frontend's half of a
 # 4-page ring (ring-page-order 2, ring-ref0..3 and no ring-ref, frontend
 # Initialised, can_queue 64, cmd_per_lun 40); today's xen-pvscsi cannot
-# connect it. When the driver is unbound there, ring-page-order and
-# ring-ref0..3 are removed.
+# connect it. Then mpp unbinds vhosts 0 and 1 (ring-page-order and
+# ring-ref0..3 are removed, ring-ref stays), dom0 lowers vhost 1's
+# max-ring-page-order to 1, and mpp binds both again: vhost 0 reconnects
+# with one page (its LUN and data back, can_queue 16), vhost 1
+# renegotiates 2 pages (ring-page-order 1, ring-ref0..1, can_queue 32,
+# cmd_per_lun 20).
 # A xen-pvscsi that has a max-ring-page-order property gets
 # max-ring-page-order=0 on vhost 0 here, to keep that pair as it is today.
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -96,8 +100,26 @@ done
 xe_sync checked 300
 
 if [ "$MP_PATCHED" = 1 ]; then
-    check fake4-unbind sh -c "echo vscsi-1 > /sys/bus/xen/drivers/vscsi/unbind"
+    # Reconnections: both xen-pvscsi vhosts unbound; dom0 then allows 2
+    # pages on vhost 1; both bound again.
+    KEEP=$(dd if="$(xe_blockdev 0:1:0)" bs=1M count=8 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+    check unbind-0 sh -c "echo vscsi-0 > /sys/bus/xen/drivers/vscsi/unbind"
+    check unbind-1 sh -c "echo vscsi-1 > /sys/bus/xen/drivers/vscsi/unbind"
+    check pvscsi-lun-gone test -z "$(xe_blockdev 0:1:0)"
     xe_sync unbound 120
+    check bind-0 sh -c "echo vscsi-0 > /sys/bus/xen/drivers/vscsi/bind"
+    check bind-1 sh -c "echo vscsi-1 > /sys/bus/xen/drivers/vscsi/bind"
+    check rebound-pvscsi-lun-back xe_wait_for 90 '[ -n "$(xe_blockdev 0:1:0)" ]' || xe_diag 20
+    h=$(host_of 0)
+    check_eq rebound-pvscsi-can_queue "$(cat /sys/class/scsi_host/host$h/can_queue 2>/dev/null)" 16
+    check_eq rebound-pvscsi-data-kept \
+        "$(dd if="$(xe_blockdev 0:1:0)" bs=1M count=8 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)" "$KEEP"
+    check rebound-fake2-host-added xe_wait_for 60 '[ -n "$(host_of 1)" ]'
+    h=$(host_of 1)
+    check_eq rebound-fake2-can_queue "$(cat /sys/class/scsi_host/host$h/can_queue 2>/dev/null)" 32
+    check_eq rebound-fake2-cmd_per_lun "$(cat /sys/class/scsi_host/host$h/cmd_per_lun 2>/dev/null)" 20
+    check_sh rebound-fake2-dmesg "dmesg | grep -q 'vscsi-1: using 2 ring pages (32 requests)'"
+    xe_sync rebound 120
 fi
 EOF_GUEST
 }
@@ -107,17 +129,19 @@ fe_nodes() { xenstore-list "/local/domain/$1/device/vscsi/$2" 2>/dev/null | sort
 
 # run_guest NAME PATCHED SUFFIX LIO-LUN
 run_guest() {
-    local name=$1 patched=$2 sfx=$3 lun=$4 d fe be vh i v
+    local name=$1 patched=$2 sfx=$3 lun=$4 d fe be qbe vh i v
     truncate -s 64M "/tmp/k$sfx.img" "/tmp/p$sfx.img"
     check "$name-lio-fileio" lio_fileio "k$sfx" "/tmp/k$sfx.img" || return 1
     check "$name-lio-lun" scsiback_lun $WWN "$lun" "k$sfx" || return 1
     guest_script_body | guest_script "$name"
+    # shellcheck disable=SC2054
     local qargs=(-drive if=none,id=d0,file="/tmp/p$sfx.img",format=raw,cache=none,aio=native
                  -device "xen-pvscsi,id=vs0,vhost=0$PV_OFF"
                  -device scsi-hd,bus=vs0.0,channel=0,scsi-id=1,lun=0,drive=d0)
     if [ "$patched" = 1 ]; then
         domu_scsifront "$name" multipage || return 1
         truncate -s 16M "/tmp/f$sfx.img"
+        # shellcheck disable=SC2054
         qargs+=(-drive if=none,id=d1,file="/tmp/f$sfx.img",format=raw,cache=none,aio=native
                 -device xen-pvscsi,id=vs1,vhost=1
                 -device scsi-hd,bus=vs1.0,channel=0,scsi-id=2,lun=0,drive=d1)
@@ -125,17 +149,18 @@ run_guest() {
     domu_create "$name" --fat MP_PATCHED="$patched" || return 1
     d=$DOMID
     fe=/local/domain/$d/device/vscsi
+    qbe=/local/domain/0/backend/qscsi/$d
     check "$name-vscsi-nodes" vscsi_attach vscsi "$d" 9 "$WWN:$lun=9:0:0:0" || return 1
     qemu_start "$name" "${qargs[@]}" || return 1
     if [ "$patched" = 1 ]; then
         # a backend that would allow 4 pages (today's xen-pvscsi cannot map them)
-        xenstore-write "/local/domain/0/backend/qscsi/$d/1/max-ring-page-order" 2
+        xenstore-write "$qbe/1/max-ring-page-order" 2
     fi
     domu_unpause "$name" || return 1
     if domu_sync "$name" checked 600; then
         xenstore-ls -f "/local/domain/$d/device/vscsi" > "$XE_OUT/xenstore-frontend-$name.txt" 2>&1
         for vh in 9 0; do
-            [ "$vh" = 9 ] && be=/local/domain/0/backend/vscsi/$d/9 || be=/local/domain/0/backend/qscsi/$d/0
+            [ "$vh" = 9 ] && be=/local/domain/0/backend/vscsi/$d/9 || be=$qbe/0
             check_xs "$name-be$vh-state" "$be/state" 4
             check_xs "$name-fe$vh-state" "$fe/$vh/state" 4
             v=$(xs_read "$be/max-ring-page-order")
@@ -157,10 +182,30 @@ run_guest() {
         fi
         domu_release "$name" checked
         if [ "$patched" = 1 ] && domu_sync "$name" unbound 120; then
-            check_xs "$name-fe1-closed" "$fe/1/state" 6
-            check_eq "$name-fe1-nodes-unbound" "$(fe_nodes "$d" 1)" \
+            for vh in 0 1; do
+                check_xs "$name-unbound-fe$vh-closed" "$fe/$vh/state" 6
+                check_xs "$name-unbound-be$vh-initwait" "$qbe/$vh/state" 2
+            done
+            # the multi-page nodes go, a one-page ring's stay (as with the stock driver)
+            check_eq "$name-unbound-fe1-nodes" "$(fe_nodes "$d" 1)" \
                 "backend backend-id event-channel state"
+            check_eq "$name-unbound-fe0-nodes" "$(fe_nodes "$d" 0)" \
+                "backend backend-id event-channel ring-ref state vscsi-devs"
+            xenstore-write "$qbe/1/max-ring-page-order" 1
             domu_release "$name" unbound
+            if domu_sync "$name" rebound 240; then
+                xenstore-ls -f "/local/domain/$d/device/vscsi" > "$XE_OUT/xenstore-frontend-$name-rebound.txt" 2>&1
+                check_xs "$name-rebound-be0-state" "$qbe/0/state" 4
+                check_xs "$name-rebound-fe0-state" "$fe/0/state" 4
+                check_eq "$name-rebound-fe0-nodes" "$(fe_nodes "$d" 0)" \
+                    "backend backend-id event-channel ring-ref state vscsi-devs"
+                check_xs "$name-rebound-fe1-state-initialised" "$fe/1/state" 3
+                check_eq "$name-rebound-fe1-nodes" "$(fe_nodes "$d" 1)" \
+                    "backend backend-id event-channel ring-page-order ring-ref0 ring-ref1 state"
+                check_eq "$name-rebound-fe1-ring-page-order" "$(xs_read "$fe/1/ring-page-order")" 1
+                xe_say "$name vhost 1 frontend after the rebind: $(xenstore-ls "$fe/1" 2>/dev/null | xe_oneline)"
+                domu_release "$name" rebound
+            fi
         fi
     fi
     domu_wait "$name" 180
