@@ -12,6 +12,7 @@ bash "$XPV_ROOT/scripts/xen-pvscsi/format-patches.sh" >/dev/null
 out=${XPV_PATCH_OUT:-$XPV_ROOT/out/patches}
 src="$XPV_CACHE/series/qemu-src"
 build="$XPV_CACHE/series/build"
+export GIT_DIR="$XPV_CACHE/series/git" GIT_WORK_TREE="$src"
 cd "$src"
 commits=$(git rev-list --reverse xpv-base..series)
 total=$(wc -w <<< "$commits")
@@ -41,9 +42,8 @@ cfg_args=(--target-list=x86_64-softmmu --without-default-features
           --enable-pixman --enable-vnc
           --disable-docs --disable-download --enable-fdt=system
           --python=/usr/bin/python3
-          # The series tree is a git checkout, for which QEMU turns
-          # -Werror on; upstream files warn with this compiler. Warnings
-          # in the project's files fail the check below instead.
+          # Upstream files warn with this compiler; warnings in the
+          # project's files fail the check below instead.
           --disable-werror)
 for c in $commits; do
     i=$((i + 1))

@@ -14,6 +14,11 @@ orig=$(ls "$XPV_CACHE"/qemu-dl/qemu_"${ver%-*}".orig.tar.* 2>/dev/null | head -n
 [ -n "$orig" ] || { bash "$XPV_ROOT/scripts/xen-pvscsi/fetch-qemu.sh"; orig=$(ls "$XPV_CACHE"/qemu-dl/qemu_"${ver%-*}".orig.tar.* | head -n1); }
 
 work="$XPV_CACHE/series/qemu-src"
+# The repository lives beside the tree, not in it: QEMU's configure and
+# meson treat a tree with .git as a developer checkout (-Werror, and
+# a reconfigure that turns it back on), which would rebuild all of QEMU
+# at every patch of make check-series.
+export GIT_DIR="$XPV_CACHE/series/git" GIT_WORK_TREE="$work"
 mkdir -p "$work"
 cd "$work"
 # The base commit is kept across runs (so that series/build stays valid):
@@ -22,6 +27,7 @@ base_key="${ver%-*} $(sha256sum < "$orig" | cut -c1-16)"
 if [ "$(git config xpv.base 2>/dev/null)" != "$base_key" ]; then
     xpv_log "unpacking the QEMU base into $work"
     find "$work" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+    rm -rf "$GIT_DIR"
     tar -C "$work" --strip-components=1 -xf "$orig"
     # As in fetch-qemu.sh: empty placeholders for the EDK2 images the
     # +ds tarball strips.
@@ -38,8 +44,10 @@ if [ "$(git config xpv.base 2>/dev/null)" != "$base_key" ]; then
     git tag -f xpv-base >/dev/null
     git config xpv.base "$base_key"
 fi
-git config user.name "${GIT_AUTHOR_NAME:-$(git -C "$XPV_ROOT" log -1 --format=%an 2>/dev/null || echo xen-pvscsi)}"
-git config user.email "${GIT_AUTHOR_EMAIL:-$(git -C "$XPV_ROOT" log -1 --format=%ae 2>/dev/null || echo xen-pvscsi@localhost)}"
+# the project's own repository (not the series one of GIT_DIR)
+pgit() { env -u GIT_DIR -u GIT_WORK_TREE git -C "$XPV_ROOT" "$@"; }
+git config user.name "${GIT_AUTHOR_NAME:-$(pgit log -1 --format=%an 2>/dev/null || echo xen-pvscsi)}"
+git config user.email "${GIT_AUTHOR_EMAIL:-$(pgit log -1 --format=%ae 2>/dev/null || echo xen-pvscsi@localhost)}"
 git checkout -q -f -B series xpv-base
 git clean -q -fd
 base=$(git rev-parse xpv-base)
@@ -143,7 +151,7 @@ commit "MAINTAINERS: add an entry for xen-pvscsi" "" \
     patches/0007-MAINTAINERS-add-xen-pvscsi.patch
 
 # Anything the project adds that the series above does not carry?
-missing=$(cd "$XPV_ROOT" && git ls-files -- hw include docs tests/unit tests/functional | while read -r f; do
+missing=$(pgit ls-files -- hw include docs tests/unit tests/functional | while read -r f; do
     [ -f "$work/$f" ] && cmp -s "$XPV_ROOT/$f" "$work/$f" || echo "$f"; done)
 [ -z "$missing" ] || xpv_die "files not in the series: $missing (add them to scripts/xen-pvscsi/format-patches.sh)"
 unused=$(cd "$XPV_ROOT/patches" && for p in $(cat series); do
