@@ -177,7 +177,10 @@ domu_wait xv 300 || true
 # xl destroy of the running guest.
 check xl-destroy xl destroy xv
 for _ in $(seq 30); do kill -0 "${QPID:-0}" 2>/dev/null || break; sleep 1; done
-check_sh destroy-no-qemu "! kill -0 ${QPID:-0} 2>/dev/null && ! pgrep -f -- '-xen-domid $DOMID '"
+# (pgrep here, not in check_sh: its sh -c line would match the pattern)
+left=$(pgrep -f -- "-xen-domid $DOMID " | tr '\n' ' ')
+kill -0 "${QPID:-0}" 2>/dev/null && left="$left(pid $QPID alive)"
+check_eq destroy-no-qemu "$left" "" "QEMU processes of domain $DOMID"
 check_sh destroy-no-backend-nodes "! xenstore-exists $BE0/$DOMID"
 check_sh destroy-no-frontend-nodes "! xenstore-exists /local/domain/$DOMID"
 check_sh destroy-no-libxl-nodes "! xenstore-exists /libxl/$DOMID"
