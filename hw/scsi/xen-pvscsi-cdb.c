@@ -110,6 +110,19 @@ bad:
     return false;
 }
 
+/* The direction the guest gave for @r's data, as QEMU's SCSI layer has it */
+static enum SCSIXferMode xen_pvscsi_xfer_mode(const XenPVSCSIReq *r)
+{
+    switch (r->d.mode) {
+    case XEN_PVSCSI_DATA_TO_DEVICE:
+        return SCSI_XFER_TO_DEV;
+    case XEN_PVSCSI_DATA_FROM_DEVICE:
+        return SCSI_XFER_FROM_DEV;
+    default:
+        return SCSI_XFER_NONE;
+    }
+}
+
 void xen_pvscsi_do_cdb(XenPVSCSIReq *r)
 {
     XenPVSCSIDataPlane *dp = r->dp;
@@ -135,17 +148,7 @@ void xen_pvscsi_do_cdb(XenPVSCSIReq *r)
     sreq = scsi_req_new(sdev, q->rqid, q->lun, r->d.req.cmnd, q->cmd_len, r);
     object_unref(OBJECT(sdev));
 
-    switch (r->d.mode) {
-    case XEN_PVSCSI_DATA_TO_DEVICE:
-        want = SCSI_XFER_TO_DEV;
-        break;
-    case XEN_PVSCSI_DATA_FROM_DEVICE:
-        want = SCSI_XFER_FROM_DEV;
-        break;
-    default:
-        want = SCSI_XFER_NONE;
-        break;
-    }
+    want = xen_pvscsi_xfer_mode(r);
     if (sreq->cmd.mode != SCSI_XFER_NONE &&
         (sreq->cmd.mode != want || sreq->cmd.xfer > r->data_len)) {
         xen_pvscsi_guest_error(dp, "rqid %u: opcode 0x%02x wants %zu bytes "
@@ -189,17 +192,9 @@ int xen_pvscsi_parse_cdb(SCSIDevice *dev, SCSICommand *cmd,
         memcpy(cmd->buf, buf, cmd->len);
     }
     cmd->xfer = r->data_len;
-    switch (r->d.mode) {
-    case XEN_PVSCSI_DATA_TO_DEVICE:
-        cmd->mode = SCSI_XFER_TO_DEV;
-        break;
-    case XEN_PVSCSI_DATA_FROM_DEVICE:
-        cmd->mode = SCSI_XFER_FROM_DEV;
-        break;
-    default:
-        cmd->mode = SCSI_XFER_NONE;
+    cmd->mode = xen_pvscsi_xfer_mode(r);
+    if (cmd->mode == SCSI_XFER_NONE) {
         cmd->xfer = 0;
-        break;
     }
     return 0;
 }
