@@ -7,15 +7,7 @@ set -euo pipefail
 bash "$XPV_ROOT/scripts/xen-pvscsi/fetch-qemu.sh"
 
 build="$XPV_BUILD"
-# VNC (with pixman): libxl always passes -vnc to the device model it
-# starts, so the libxl route (device_model_override) needs it.
-cfg_args=(--target-list=x86_64-softmmu --without-default-features
-          --enable-xen --enable-kvm --enable-libiscsi --enable-linux-aio
-          --enable-linux-io-uring --enable-tools --disable-install-blobs
-          --enable-pixman --enable-vnc
-          --disable-docs --disable-download --enable-fdt=system
-          --python=/usr/bin/python3
-          --enable-trace-backends=log)
+cfg_args=("${XPV_QEMU_CFG_ARGS[@]}")
 if [ "${XPV_SANITIZERS:-}" = 1 ]; then
     cfg_args+=(--enable-asan --enable-ubsan --cc=clang --cxx=clang++)
 fi

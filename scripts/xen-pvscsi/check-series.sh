@@ -36,15 +36,9 @@ if [ -n "$(git diff --cached series --stat)" ]; then
 fi
 git checkout -q -f series
 
-cfg_args=(--target-list=x86_64-softmmu --without-default-features
-          --enable-xen --enable-kvm --enable-libiscsi --enable-linux-aio
-          --enable-linux-io-uring --enable-tools --disable-install-blobs
-          --enable-pixman --enable-vnc
-          --disable-docs --disable-download --enable-fdt=system
-          --python=/usr/bin/python3
-          # Upstream files warn with this compiler; warnings in the
-          # project's files fail the check below instead.
-          --disable-werror)
+# Upstream files warn with this compiler; warnings in the project's files
+# fail the check below instead.
+cfg_args=("${XPV_QEMU_CFG_ARGS[@]}" --disable-werror)
 for c in $commits; do
     i=$((i + 1))
     subj=$(git log -1 --format=%s "$c")

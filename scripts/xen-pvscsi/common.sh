@@ -9,6 +9,18 @@ XPV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 XPV_QEMU_DEB_VERSION=1:10.0.13+ds-0+deb13u1
 XPV_QEMU_SUITE=trixie
 
+# QEMU's configure arguments, for the main build (build.sh) and the
+# series build (check-series.sh). VNC (with pixman): libxl always passes
+# -vnc to the device model it starts, so the libxl route
+# (device_model_override) needs it.
+XPV_QEMU_CFG_ARGS=(--target-list=x86_64-softmmu --without-default-features
+                   --enable-xen --enable-kvm --enable-libiscsi --enable-linux-aio
+                   --enable-linux-io-uring --enable-tools --disable-install-blobs
+                   --enable-pixman --enable-vnc
+                   --disable-docs --disable-download --enable-fdt=system
+                   --python=/usr/bin/python3
+                   --enable-trace-backends=log)
+
 # Everything built or downloaded lives outside the clone.
 : "${XPV_CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/xen-pvscsi}"
 # config.mk written by ./configure may override these.
