@@ -1,6 +1,7 @@
 #!/bin/bash
 # xl vscsi=, scsi-attach/-detach/-list (contrib/xen libxl/xl series, backend qscsi) with the project's QEMU
-# XE_DEFAULT=0 (needs scripts/xen-pvscsi/build-xen-tools.sh; run.sh builds it when this scenario is asked for)
+# Needs scripts/xen-pvscsi/build-xen-tools.sh: run.sh builds it (cached)
+# whenever this scenario is in its list, as it is by default.
 # XE_TIMEOUT=600
 # dom0 runs the xl/libxenlight/libxlutil built from Debian's xen 4.17
 # source with contrib/xen/*.patch (from the share's xen-tools/, with
