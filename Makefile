@@ -4,7 +4,7 @@
 
 S := scripts/xen-pvscsi
 
-.PHONY: all deps build check check-asan check-series rogue demo bench fuzz patches clean help
+.PHONY: all deps build check check-asan check-series rogue demo bench bench-native fuzz patches clean help
 
 all: build
 
@@ -16,6 +16,8 @@ help:
 	@echo "              any sanitizer report"
 	@echo "make rogue   - build the hostile frontend tests/rogue/xen-vscsi-rogue"
 	@echo "make bench   - fio: xen-pvscsi vs kernel xen-scsiback vs xen-block"
+	@echo "make bench-native - cost per request of the dataplane without Xen"
+	@echo "              (loopback transport, null-co), beside qemu-img bench"
 	@echo "make build   - build QEMU with xen-pvscsi"
 	@echo "make fuzz    - long libFuzzer run (FUZZ_RUNS, default 10000000)"
 	@echo "make patches - the project as a git format-patch series against QEMU"
@@ -45,6 +47,9 @@ demo: build
 
 bench: build
 	@bash tests/xen-e2e/bench.sh
+
+bench-native: build
+	@bash $(S)/bench-native.sh
 
 fuzz: build
 	@FUZZ_RUNS=$${FUZZ_RUNS:-10000000} bash $(S)/fuzz.sh

@@ -9,6 +9,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/defer-call.h"
 #include "hw/scsi/scsi.h"
 #include "scsi/constants.h"
 #include "scsi/utils.h"
@@ -58,6 +59,106 @@ void xen_pvscsi_finish(XenPVSCSIReq *r, uint8_t host, uint8_t status,
     xen_pvscsi_put_req(r);
 }
 
+/*
+ * Build in r->copy the grant copy of bytes [@pos, @pos + @len) of @r's
+ * data between the guest's pages and @buf (which holds byte @pos at
+ * offset 0). Returns the number of segments; *@covered: the bytes the
+ * guest's buffer holds of that range.
+ */
+static unsigned int xen_pvscsi_copy_build(XenPVSCSIReq *r, uint8_t *buf,
+                                          uint64_t pos, uint32_t len,
+                                          bool to_domain, uint32_t *covered)
+{
+    unsigned int i, n;
+
+    n = xen_pvscsi_sg_window(r->elems, r->nr_elems, pos, len, r->win,
+                             covered);
+    for (i = 0; i < n; i++) {
+        if (to_domain) {
+            r->copy[i].dest.foreign.ref = r->win[i].gref;
+            r->copy[i].dest.foreign.offset = r->win[i].offset;
+            r->copy[i].source.virt = buf + r->win[i].buf_off;
+        } else {
+            r->copy[i].source.foreign.ref = r->win[i].gref;
+            r->copy[i].source.foreign.offset = r->win[i].offset;
+            r->copy[i].dest.virt = buf + r->win[i].buf_off;
+        }
+        r->copy[i].len = r->win[i].len;
+    }
+    trace_xen_pvscsi_copy(r, r->d.req.rqid, to_domain, n, *covered);
+    return n;
+}
+
+/* Copy one request's data now (bounce path), in one grant copy call */
+static bool xen_pvscsi_copy(XenPVSCSIReq *r, uint8_t *buf, uint64_t pos,
+                            uint32_t len, bool to_domain, uint32_t *covered,
+                            Error **errp)
+{
+    unsigned int n = xen_pvscsi_copy_build(r, buf, pos, len, to_domain,
+                                           covered);
+
+    if (n) {
+        xen_pvscsi_copy_grants(r->dp, to_domain, r->copy, n,
+                                   errp);
+    }
+    return !*errp;
+}
+
+/*
+ * Send the copies built for the requests of @q, as few calls as the
+ * batch array allows, and pass each request with its result to @done.
+ * A call that fails is retried request by request, so that only the
+ * requests whose grants are bad fail (copies are idempotent).
+ */
+static void xen_pvscsi_send_batch(XenPVSCSIDataPlane *dp,
+                                  XenPVSCSIReqList *q, bool to_domain,
+                                  void (*done)(XenPVSCSIReq *r, bool ok))
+{
+    while (!QSIMPLEQ_EMPTY(q)) {
+        XenPVSCSIReq *first = QSIMPLEQ_FIRST(q), *end, *r;
+        Error *local_err = NULL;
+        unsigned int n = 0;
+
+        for (end = first;
+             end && n + end->nr_copy <= XEN_PVSCSI_BATCH_SEGS;
+             end = QSIMPLEQ_NEXT(end, batch_next)) {
+            memcpy(dp->batch + n, end->copy, end->nr_copy * sizeof(*end->copy));
+            n += end->nr_copy;
+        }
+        if (end == first) {
+            /* More segments than the batch array: a call of its own */
+            end = QSIMPLEQ_NEXT(first, batch_next);
+            xen_pvscsi_copy_grants(dp, to_domain, first->copy,
+                                       first->nr_copy, &local_err);
+        } else if (n) {
+            xen_pvscsi_copy_grants(dp, to_domain, dp->batch, n,
+                                       &local_err);
+        }
+        error_free(local_err);
+        while ((r = QSIMPLEQ_FIRST(q)) != end) {
+            bool ok = !local_err;
+
+            QSIMPLEQ_REMOVE_HEAD(q, batch_next);
+            if (!ok) {
+                Error *err = NULL;
+
+                xen_pvscsi_copy_grants(dp, to_domain, r->copy,
+                                           r->nr_copy, &err);
+                if (err) {
+                    xen_pvscsi_guest_error(dp, "rqid %u: grant copy failed: "
+                                           "%s", r->d.req.rqid,
+                                           error_get_pretty(err));
+                    error_free(err);
+                } else {
+                    ok = true;
+                }
+            }
+            r->nr_copy = 0;
+            done(r, ok);
+        }
+    }
+}
+
 static bool xen_pvscsi_map_data(XenPVSCSIReq *r)
 {
     XenPVSCSIDataPlane *dp = r->dp;
@@ -83,7 +184,7 @@ static bool xen_pvscsi_map_data(XenPVSCSIReq *r)
             r->copy[i].len = r->d.req.seg[i].length;
             off += r->d.req.seg[i].length;
         }
-        xen_device_copy_grant_refs(dp->xendev, false, r->copy, r->d.nr_segs,
+        xen_pvscsi_copy_grants(dp, false, r->copy, r->d.nr_segs,
                                    &local_err);
         if (local_err) {
             xen_pvscsi_guest_error(dp, "rqid %u: SG-list grant copy failed: "
@@ -121,6 +222,19 @@ static enum SCSIXferMode xen_pvscsi_xfer_mode(const XenPVSCSIReq *r)
     default:
         return SCSI_XFER_NONE;
     }
+}
+
+/* Hand r->sreq, whose data is ready, to its LUN */
+static void xen_pvscsi_cdb_go(XenPVSCSIReq *r)
+{
+    SCSIRequest *sreq = r->sreq;
+
+    /* It may complete (and release its slot) before this returns */
+    scsi_req_ref(sreq);
+    if (scsi_req_enqueue(sreq)) {
+        scsi_req_continue(sreq);
+    }
+    scsi_req_unref(sreq);
 }
 
 void xen_pvscsi_do_cdb(XenPVSCSIReq *r)
@@ -168,11 +282,44 @@ void xen_pvscsi_do_cdb(XenPVSCSIReq *r)
     }
 
     r->sreq = sreq;
-    scsi_req_ref(sreq);
-    if (scsi_req_enqueue(sreq)) {
-        scsi_req_continue(sreq);
+    /*
+     * The device's own buffer when the data fits one: the SCSI device
+     * then moves it all at once (get_sg_list), and the guest's pages are
+     * copied with one call for all the CDBs of a batch: the writes' at the
+     * end of this intake, the reads' when they complete. Otherwise the
+     * device's bounce buffer and transfer_data.
+     */
+    if (sreq->cmd.mode != SCSI_XFER_NONE &&
+        xen_pvscsi_buf_get(r, MIN(r->data_len, sreq->cmd.xfer)) &&
+        sreq->cmd.mode == SCSI_XFER_TO_DEV) {
+        uint32_t covered;
+
+        r->nr_copy = xen_pvscsi_copy_build(r, xen_pvscsi_buf_ptr(r), 0,
+                                           r->qsg.size, false, &covered);
+        QSIMPLEQ_INSERT_TAIL(&dp->copy_in, r, batch_next);
+        if (!dp->in_intake) {
+            xen_pvscsi_flush_copy_in(dp);
+        }
+        return;
     }
-    scsi_req_unref(sreq);
+    xen_pvscsi_cdb_go(r);
+}
+
+static void xen_pvscsi_copy_in_done(XenPVSCSIReq *r, bool ok)
+{
+    if (!ok) {
+        r->data_len = 0;
+        xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_ERROR, 0, NULL, 0);
+        return;
+    }
+    xen_pvscsi_cdb_go(r);
+}
+
+void xen_pvscsi_flush_copy_in(void *opaque)
+{
+    XenPVSCSIDataPlane *dp = opaque;
+
+    xen_pvscsi_send_batch(dp, &dp->copy_in, false, xen_pvscsi_copy_in_done);
 }
 
 /* SCSIBusInfo callbacks (the request's AioContext is the ring's) */
@@ -199,14 +346,19 @@ int xen_pvscsi_parse_cdb(SCSIDevice *dev, SCSICommand *cmd,
     return 0;
 }
 
+QEMUSGList *xen_pvscsi_get_sg_list(SCSIRequest *sreq)
+{
+    XenPVSCSIReq *r = sreq->hba_private;
+
+    return r && r->buf >= 0 ? &r->qsg : NULL;
+}
+
+/* The bounce path: @len bytes of the device's buffer at r->pos */
 void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len)
 {
     XenPVSCSIReq *r = sreq->hba_private;
     XenPVSCSIDataPlane *dp;
-    bool to_domain;
-    uint8_t *buf;
     uint32_t covered;
-    unsigned int i, n;
     Error *local_err = NULL;
 
     if (!r) {
@@ -220,10 +372,16 @@ void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len)
         return;
     }
 
-    to_domain = r->d.mode == XEN_PVSCSI_DATA_FROM_DEVICE;
-    buf = scsi_req_get_buf(sreq);
-    n = xen_pvscsi_sg_window(r->elems, r->nr_elems, r->pos, len, r->win,
-                             &covered);
+    if (!xen_pvscsi_copy(r, scsi_req_get_buf(sreq), r->pos, len,
+                         r->d.mode == XEN_PVSCSI_DATA_FROM_DEVICE, &covered,
+                         &local_err)) {
+        xen_pvscsi_guest_error(dp, "rqid %u: grant copy failed: %s",
+                               r->d.req.rqid, error_get_pretty(local_err));
+        error_free(local_err);
+        r->fail_host = XEN_VSCSIIF_RSLT_HOST_ERROR;
+        scsi_req_cancel_async(sreq, NULL);
+        return;
+    }
     if (covered < len) {
         /* The device wants more than the guest's buffer holds. */
         xen_pvscsi_guest_error(dp, "rqid %u: data buffer of %" PRIu64
@@ -233,48 +391,17 @@ void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len)
         scsi_req_cancel_async(sreq, NULL);
         return;
     }
-    for (i = 0; i < n; i++) {
-        if (to_domain) {
-            r->copy[i].dest.foreign.ref = r->win[i].gref;
-            r->copy[i].dest.foreign.offset = r->win[i].offset;
-            r->copy[i].source.virt = buf + r->win[i].buf_off;
-        } else {
-            r->copy[i].source.foreign.ref = r->win[i].gref;
-            r->copy[i].source.foreign.offset = r->win[i].offset;
-            r->copy[i].dest.virt = buf + r->win[i].buf_off;
-        }
-        r->copy[i].len = r->win[i].len;
-    }
-    if (n) {
-        xen_device_copy_grant_refs(dp->xendev, to_domain, r->copy, n,
-                                   &local_err);
-        if (local_err) {
-            xen_pvscsi_guest_error(dp, "rqid %u: grant copy failed: %s",
-                                   r->d.req.rqid,
-                                   error_get_pretty(local_err));
-            error_free(local_err);
-            r->fail_host = XEN_VSCSIIF_RSLT_HOST_ERROR;
-            scsi_req_cancel_async(sreq, NULL);
-            return;
-        }
-    }
     r->pos += covered;
     scsi_req_continue(sreq);
 }
 
-void xen_pvscsi_command_complete(SCSIRequest *sreq, size_t residual)
+/* Answer a CDB the device completed (its data is where it belongs) */
+static void xen_pvscsi_complete_now(XenPVSCSIReq *r, size_t residual)
 {
-    XenPVSCSIReq *r = sreq->hba_private;
+    SCSIRequest *sreq = r->sreq;
     uint8_t sense[VSCSIIF_SENSE_BUFFERSIZE];
     size_t sense_len = 0;
 
-    if (!r) {
-        return;
-    }
-    if (r->fail_host) {
-        xen_pvscsi_finish(r, r->fail_host, 0, NULL, 0);
-        return;
-    }
     if (sreq->status != GOOD && sreq->sense_len) {
         uint8_t fixed[SCSI_SENSE_BUF_SIZE];
 
@@ -291,6 +418,87 @@ void xen_pvscsi_command_complete(SCSIRequest *sreq, size_t residual)
     r->dev_residual = residual;
     xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_OK, sreq->status & 0xff,
                       sense, sense_len);
+}
+
+static void xen_pvscsi_copy_out_done(XenPVSCSIReq *r, bool ok)
+{
+    if (!ok) {
+        xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_ERROR, 0, NULL, 0);
+        return;
+    }
+    xen_pvscsi_complete_now(r, r->done_residual);
+}
+
+void xen_pvscsi_flush_copy_out(void *opaque)
+{
+    XenPVSCSIDataPlane *dp = opaque;
+    bool outer = !dp->in_flush;
+
+    dp->flush_scheduled = false;
+
+    dp->in_flush = true;
+    xen_pvscsi_send_batch(dp, &dp->copy_out, true, xen_pvscsi_copy_out_done);
+    if (outer) {
+        xen_pvscsi_flush_end(dp);
+    }
+}
+
+/*
+ * The reads completed by one event loop callback are copied out together:
+ * at the end of its defer_call section (linux-aio, io_uring and the
+ * thread pool complete a batch in one), or, when it has none (completions
+ * from a BH each, as null-co's), from a BH after the batch of BHs.
+ */
+static void xen_pvscsi_copy_out_deferred(void *opaque)
+{
+    XenPVSCSIDataPlane *dp = opaque;
+
+    if (dp->in_complete) {
+        /*
+         * Called at once: not in a defer_call section. (Once per batch:
+         * in the main loop each qemu_bh_schedule() costs a write.)
+         */
+        if (!dp->flush_scheduled) {
+            dp->flush_scheduled = true;
+            qemu_bh_schedule(dp->flush_bh);
+        }
+        return;
+    }
+    xen_pvscsi_flush_copy_out(dp);
+}
+
+void xen_pvscsi_command_complete(SCSIRequest *sreq, size_t residual)
+{
+    XenPVSCSIReq *r = sreq->hba_private;
+
+    if (!r) {
+        return;
+    }
+    if (r->fail_host) {
+        xen_pvscsi_finish(r, r->fail_host, 0, NULL, 0);
+        return;
+    }
+    if (r->buf >= 0) {
+        /* What the device moved through the buffer */
+        uint32_t moved = MIN(r->qsg.size, sreq->cmd.xfer > residual ?
+                                          sreq->cmd.xfer - residual : 0);
+
+        if (r->d.mode == XEN_PVSCSI_DATA_FROM_DEVICE && moved &&
+            !r->pool->detached) {
+            /* Copied out with the other reads of this event loop pass */
+            r->nr_copy = xen_pvscsi_copy_build(r, xen_pvscsi_buf_ptr(r), 0,
+                                               moved, true, &moved);
+            r->pos = moved;
+            r->done_residual = residual;
+            QSIMPLEQ_INSERT_TAIL(&r->dp->copy_out, r, batch_next);
+            r->dp->in_complete = true;
+            defer_call(xen_pvscsi_copy_out_deferred, r->dp);
+            r->dp->in_complete = false;
+            return;
+        }
+        r->pos = moved;
+    }
+    xen_pvscsi_complete_now(r, residual);
 }
 
 void xen_pvscsi_command_failed(SCSIRequest *sreq)

@@ -11,10 +11,34 @@
 #define HW_SCSI_XEN_PVSCSI_DATAPLANE_PRIV_H
 
 #include "qemu/log.h"
+#include "system/dma.h"
+#include "exec/memory.h"
 #include "hw/scsi/xen-pvscsi-proto.h"
 #include "xen-pvscsi-dataplane.h"
 
 typedef struct XenPVSCSIPool XenPVSCSIPool;
+
+/*
+ * The device's own data buffers, one per ring slot of the largest ring,
+ * in a private DMA address space: a CDB whose data fits gets one as its
+ * QEMUSGList, so that the SCSI device moves all of it with one block
+ * layer request, and the guest's pages are copied with one grant copy
+ * call. Virtual memory reserved once; pages are populated as used.
+ * Buffers are taken and given back in the dataplane's AioContext.
+ */
+/* Larger CDBs take the bounce path (Linux sends at most 508 KiB). */
+#define XEN_PVSCSI_BUF_MAX_PAGES    256
+
+typedef struct XenPVSCSIBufs {
+    AddressSpace as;
+    MemoryRegion mr;
+    uint8_t *base;
+    size_t size;                    /* bytes reserved: nr * buf_size */
+    size_t buf_size;
+    unsigned int nr;
+    unsigned int nr_free;
+    unsigned int *free;             /* stack of free buffer indexes */
+} XenPVSCSIBufs;
 
 /* One CDB in flight. A pool of them per ring, one per ring slot. */
 typedef struct XenPVSCSIReq {
@@ -30,10 +54,18 @@ typedef struct XenPVSCSIReq {
     uint64_t data_len;
     uint64_t pos;                   /* bytes moved so far */
     uint64_t dev_residual;          /* what the device did not transfer */
+    int buf;                        /* index of its XenPVSCSIBufs buffer */
+    QEMUSGList qsg;                 /* one entry: that buffer */
+    ScatterGatherEntry sge;
     uint8_t fail_host;              /* answer with this host code if set */
     bool aborted;
+    unsigned int nr_copy;           /* segments built in copy[], not sent */
+    size_t done_residual;           /* the device's, while copy-out waits */
     QTAILQ_ENTRY(XenPVSCSIReq) next;
+    QSIMPLEQ_ENTRY(XenPVSCSIReq) batch_next;
 } XenPVSCSIReq;
+
+typedef QSIMPLEQ_HEAD(, XenPVSCSIReq) XenPVSCSIReqList;
 
 /*
  * The requests of one ring connection. A connection that ends with
@@ -53,12 +85,20 @@ struct XenPVSCSIPool {
 };
 
 struct XenPVSCSIDataPlane {
-    XenDevice *xendev;
+    XenDevice *xendev;              /* NULL: a loopback transport */
+    DeviceState *dev;
+    const char *name;               /* the vhost, for logs and traces */
+    unsigned int domid;
+    const XenPVSCSITransport *transport;
+    void *transport_opaque;
+    EventNotifier kick;             /* loopback: the frontend's event */
+    bool loopback_started;
     SCSIBus *bus;
     unsigned int sg_grant;
     IOThread *iothread;
     AioContext *ctx;
     QEMUBH *bh;                     /* resume intake (full ring, batch) */
+    XenPVSCSIBufs *bufs;            /* NULL: every CDB uses the bounce path */
 
     /* main loop: the ring is mapped and the event channel attached */
     bool started;
@@ -74,6 +114,19 @@ struct XenPVSCSIDataPlane {
     bool halted;                    /* guest broke the ring protocol */
     bool rsp_pending;               /* responses not pushed yet */
     bool in_intake;                 /* handle_requests() is running */
+    bool in_flush;                  /* xen_pvscsi_flush_*() is running */
+    bool in_complete;               /* a completion is deferring its copy */
+    QEMUBH *flush_bh;               /* copy-out for completions from BHs */
+    bool flush_scheduled;
+    /*
+     * Grant copies gathered over one pass of the event loop (defer_call):
+     * writes whose data is copied in before they go to their LUN, and
+     * reads whose data is copied out before they are answered. One copy
+     * call for each list, one push of the responses.
+     */
+    XenPVSCSIReqList copy_in;
+    XenPVSCSIReqList copy_out;
+    XenDeviceGrantCopySegment *batch;   /* XEN_PVSCSI_BATCH_SEGS */
     bool intake_stalled;            /* requests left for lack of a slot */
     uint64_t gen;                   /* bumped at every start and stop */
 
@@ -90,7 +143,7 @@ struct XenPVSCSIDataPlane {
  */
 #define xen_pvscsi_guest_error(dp, fmt, ...)                              \
     qemu_log_mask(LOG_GUEST_ERROR, "xen-pvscsi: dom%u vhost %s: " fmt "\n", \
-                  (dp)->xendev->frontend_id, (dp)->xendev->name,         \
+                  (dp)->domid, (dp)->name,                               \
                   ## __VA_ARGS__)
 
 /* xen-pvscsi-dataplane.c */
@@ -99,10 +152,31 @@ SCSIDevice *xen_pvscsi_device_get(XenPVSCSIDataPlane *dp,
                                   unsigned int lun);
 void xen_pvscsi_put_response(XenPVSCSIDataPlane *dp,
                              const vscsiif_response_t *rsp);
+void xen_pvscsi_flush_end(XenPVSCSIDataPlane *dp);
 /* Release @r's slot (and its SCSI request) without an answer. */
 void xen_pvscsi_put_req(XenPVSCSIReq *r);
+/* A free data buffer for @r of @len bytes, as its QEMUSGList; or false */
+bool xen_pvscsi_buf_get(XenPVSCSIReq *r, size_t len);
+static inline uint8_t *xen_pvscsi_buf_ptr(XenPVSCSIReq *r)
+{
+    return r->dp->bufs->base + (size_t)r->buf * r->dp->bufs->buf_size;
+}
+
+static inline void xen_pvscsi_copy_grants(XenPVSCSIDataPlane *dp,
+                                          bool to_domain,
+                                          XenDeviceGrantCopySegment *segs,
+                                          unsigned int n, Error **errp)
+{
+    dp->transport->copy(dp->transport_opaque, to_domain, segs, n, errp);
+}
+
+/* Segments of one batched grant copy call */
+#define XEN_PVSCSI_BATCH_SEGS   512
 
 /* xen-pvscsi-cdb.c */
+/* Send the gathered copies (the lists above) and act on them. */
+void xen_pvscsi_flush_copy_in(void *opaque);
+void xen_pvscsi_flush_copy_out(void *opaque);
 /* Answer a CDB and release its slot. */
 void xen_pvscsi_finish(XenPVSCSIReq *r, uint8_t host, uint8_t status,
                        const uint8_t *sense, size_t sense_len);

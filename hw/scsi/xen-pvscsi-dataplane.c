@@ -10,6 +10,7 @@
 #include "block/aio-wait.h"
 #include "qemu/defer-call.h"
 #include "qemu/error-report.h"
+#include "qemu/rcu.h"
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
 #include "hw/xen/xen.h"
@@ -30,23 +31,35 @@ static void xen_pvscsi_push_responses(XenPVSCSIDataPlane *dp)
 
     dp->rsp_pending = false;
     RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&dp->ring, notify);
-    trace_xen_pvscsi_notify(dp->xendev->name, dp->ring.rsp_prod_pvt);
+    trace_xen_pvscsi_notify(dp->name, dp->ring.rsp_prod_pvt);
     if (notify) {
         Error *local_err = NULL;
 
-        xen_device_notify_event_channel(dp->xendev, dp->event_channel,
-                                        &local_err);
+        dp->transport->notify(dp->transport_opaque, &local_err);
         if (local_err) {
             error_report_err(local_err);
         }
     }
 }
 
+static void xen_pvscsi_push_deferred(void *opaque)
+{
+    XenPVSCSIDataPlane *dp = opaque;
+
+    if (!dp->ring_ok || !dp->rsp_pending || dp->in_intake || dp->in_flush) {
+        return;
+    }
+    xen_pvscsi_push_responses(dp);
+    if (dp->intake_stalled) {
+        /* A slot is free again: take the requests we had to leave. */
+        qemu_bh_schedule(dp->bh);
+    }
+}
+
 /*
- * Responses that complete while requests are taken off the ring are
- * pushed once, at the end of that batch; any other response is pushed at
- * once (a deferred push costs a main loop iteration of latency per
- * request).
+ * Responses are pushed once per batch: at the end of the intake or of a
+ * flush that wrote them, or at the end of the event loop callback that
+ * completed them (defer_call: at once when there is no such section).
  */
 void xen_pvscsi_put_response(XenPVSCSIDataPlane *dp,
                              const vscsiif_response_t *rsp)
@@ -58,13 +71,16 @@ void xen_pvscsi_put_response(XenPVSCSIDataPlane *dp,
            sizeof(*rsp));
     dp->ring.rsp_prod_pvt++;
     dp->rsp_pending = true;
-    if (!dp->in_intake) {
-        xen_pvscsi_push_responses(dp);
-        if (dp->intake_stalled) {
-            /* A slot is free again: take the requests we had to leave. */
-            qemu_bh_schedule(dp->bh);
-        }
+    if (!dp->in_intake && !dp->in_flush) {
+        defer_call(xen_pvscsi_push_deferred, dp);
     }
+}
+
+/* The end of a flush of gathered copies */
+void xen_pvscsi_flush_end(XenPVSCSIDataPlane *dp)
+{
+    dp->in_flush = false;
+    xen_pvscsi_push_deferred(dp);
 }
 
 static XenPVSCSIPool *xen_pvscsi_pool_new(XenPVSCSIDataPlane *dp)
@@ -81,6 +97,7 @@ static XenPVSCSIPool *xen_pvscsi_pool_new(XenPVSCSIDataPlane *dp)
 
         r->dp = dp;
         r->pool = pool;
+        r->buf = -1;
         r->ind = g_new0(vscsiif_segment_t, max_elems);
         r->copy = g_new0(XenDeviceGrantCopySegment, max_elems);
         r->win = g_new0(XenPVSCSICopySeg, max_elems);
@@ -130,6 +147,89 @@ static XenPVSCSIReq *xen_pvscsi_get_req(XenPVSCSIDataPlane *dp)
     return r;
 }
 
+bool xen_pvscsi_buf_get(XenPVSCSIReq *r, size_t len)
+{
+    XenPVSCSIBufs *bufs = r->dp->bufs;
+
+    if (!bufs || !len || len > bufs->buf_size || !bufs->nr_free) {
+        return false;
+    }
+    r->buf = bufs->free[--bufs->nr_free];
+    /*
+     * A QEMUSGList of one entry that the request owns (no allocation):
+     * never grown, so qemu_sglist_add() and _destroy() are not used.
+     */
+    r->sge.base = (dma_addr_t)r->buf * bufs->buf_size;
+    r->sge.len = len;
+    r->qsg.sg = &r->sge;
+    r->qsg.nsg = 1;
+    r->qsg.nalloc = 1;
+    r->qsg.size = len;
+    r->qsg.dev = r->dp->dev;
+    r->qsg.as = &bufs->as;
+    return true;
+}
+
+/*
+ * Data buffers for a ring of up to @nr_slots slots with CDBs of up to
+ * @max_elems pages. The arena is reserved, not committed: a guest that
+ * only sends small requests populates a page per slot.
+ */
+static XenPVSCSIBufs *xen_pvscsi_bufs_new(XenPVSCSIDataPlane *dp,
+                                          unsigned int nr_slots,
+                                          unsigned int max_elems)
+{
+    XenPVSCSIBufs *bufs = g_new0(XenPVSCSIBufs, 1);
+    unsigned int i;
+    void *p;
+
+    bufs->nr = nr_slots;
+    bufs->buf_size = (size_t)MIN(max_elems, XEN_PVSCSI_BUF_MAX_PAGES) *
+                     XEN_PAGE_SIZE;
+    bufs->size = bufs->nr * bufs->buf_size;
+    p = mmap(NULL, bufs->size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        /* Not fatal: every CDB takes the bounce path. */
+        warn_report("xen-pvscsi: vhost %s: cannot reserve %zu bytes for "
+                    "data buffers: %s", dp->name, bufs->size,
+                    strerror(errno));
+        g_free(bufs);
+        return NULL;
+    }
+    bufs->base = p;
+    bufs->free = g_new(unsigned int, bufs->nr);
+    for (i = 0; i < bufs->nr; i++) {
+        bufs->free[i] = bufs->nr - 1 - i;
+    }
+    bufs->nr_free = bufs->nr;
+    /*
+     * No owner: the region must outlive neither the device nor the
+     * dataplane, whose destroy ends it through RCU.
+     */
+    memory_region_init_ram_ptr(&bufs->mr, NULL, "xen-pvscsi-data",
+                               bufs->size, bufs->base);
+    address_space_init(&bufs->as, &bufs->mr, "xen-pvscsi-data");
+    return bufs;
+}
+
+/* After the address space is gone (RCU callbacks run in order) */
+static void xen_pvscsi_bufs_free_rcu(XenPVSCSIBufs *bufs)
+{
+    object_unparent(OBJECT(&bufs->mr));
+    munmap(bufs->base, bufs->size);
+    g_free(bufs->free);
+    g_free(bufs);
+}
+
+static void xen_pvscsi_bufs_destroy(XenPVSCSIBufs *bufs)
+{
+    if (bufs) {
+        address_space_destroy(&bufs->as);
+        call_rcu(bufs, xen_pvscsi_bufs_free_rcu, as.rcu);
+    }
+}
+
 void xen_pvscsi_put_req(XenPVSCSIReq *r)
 {
     XenPVSCSIPool *pool = r->pool;
@@ -138,6 +238,12 @@ void xen_pvscsi_put_req(XenPVSCSIReq *r)
         r->sreq->hba_private = NULL;
         scsi_req_unref(r->sreq);
         r->sreq = NULL;
+    }
+    if (r->buf >= 0) {
+        XenPVSCSIBufs *bufs = r->dp->bufs;
+
+        bufs->free[bufs->nr_free++] = r->buf;
+        r->buf = -1;
     }
     QTAILQ_REMOVE(&pool->inflight, r, next);
     QTAILQ_INSERT_HEAD(&pool->free_reqs, r, next);
@@ -218,13 +324,13 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
     do {
         rp = dp->ring.sring->req_prod;
         xen_rmb(); /* see the requests up to rp */
-        trace_xen_pvscsi_ring(dp->xendev->name, rp, dp->ring.req_cons,
+        trace_xen_pvscsi_ring(dp->name, rp, dp->ring.req_cons,
                               dp->ring.rsp_prod_pvt);
 
         if (RING_REQUEST_PROD_OVERFLOW(&dp->ring, rp)) {
             error_report("xen-pvscsi: dom%u vhost %s: bogus ring request "
                          "producer %u (consumer %u, responses %u): halting "
-                         "this ring", dp->xendev->frontend_id, dp->xendev->name,
+                         "this ring", dp->domid, dp->name,
                          rp, dp->ring.req_cons, dp->ring.rsp_prod_pvt);
             dp->halted = true;
             break;
@@ -261,6 +367,8 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
         }
         RING_FINAL_CHECK_FOR_REQUESTS(&dp->ring, more);
     } while (more && !dp->halted);
+    /* Writes gathered above: their data, then to their LUNs */
+    xen_pvscsi_flush_copy_in(dp);
     defer_call_end();
     dp->in_intake = false;
     if (dp->rsp_pending && dp->ring_ok) {
@@ -298,12 +406,28 @@ static bool xen_pvscsi_event(void *opaque)
     return xen_pvscsi_handle_requests(opaque);
 }
 
+/*
+ * For an AioContext that polls: is there something for the intake?
+ * Without side effects. Nothing while the ring waits for a free slot (a
+ * response kicks the intake then) or is halted.
+ */
+static bool xen_pvscsi_has_work(void *opaque)
+{
+    XenPVSCSIDataPlane *dp = opaque;
+
+    return dp->ring_ok && !dp->halted && !dp->intake_stalled &&
+           RING_HAS_UNCONSUMED_REQUESTS(&dp->ring);
+}
+
 static void xen_pvscsi_stop_in_ctx(void *opaque)
 {
     XenPVSCSIDataPlane *dp = opaque;
     XenPVSCSIPool *pool = dp->pool;
     XenPVSCSIReq *r, *tmp;
 
+    /* Reads gathered for a copy-out that has not run yet (nested loop) */
+    xen_pvscsi_flush_copy_out(dp);
+    qemu_bh_cancel(dp->flush_bh);
     /* From here on nothing touches the ring page. */
     dp->ring_ok = false;
     dp->gen++;
@@ -331,11 +455,84 @@ static void xen_pvscsi_stop_in_ctx(void *opaque)
     xen_pvscsi_pool_maybe_free(pool);
 }
 
+static void xen_pvscsi_kick_read(EventNotifier *e)
+{
+    XenPVSCSIDataPlane *dp = container_of(e, XenPVSCSIDataPlane, kick);
+
+    if (event_notifier_test_and_clear(e)) {
+        xen_pvscsi_handle_requests(dp);
+    }
+}
+
+static bool xen_pvscsi_kick_poll(void *opaque)
+{
+    XenPVSCSIDataPlane *dp = container_of(opaque, XenPVSCSIDataPlane, kick);
+
+    return xen_pvscsi_has_work(dp);
+}
+
+static void xen_pvscsi_kick_poll_ready(EventNotifier *e)
+{
+    xen_pvscsi_handle_requests(container_of(e, XenPVSCSIDataPlane, kick));
+}
+
+/* Attach (@on) or detach the ring's event handler in ctx */
+static void xen_pvscsi_attach(XenPVSCSIDataPlane *dp, bool on)
+{
+    if (dp->xendev) {
+        xen_device_set_event_channel_context(dp->xendev, dp->event_channel,
+                                             on ? dp->ctx : NULL,
+                                             &error_abort);
+    } else if (on) {
+        aio_set_event_notifier(dp->ctx, &dp->kick, xen_pvscsi_kick_read,
+                               xen_pvscsi_kick_poll,
+                               xen_pvscsi_kick_poll_ready);
+    } else {
+        aio_set_event_notifier(dp->ctx, &dp->kick, NULL, NULL, NULL);
+    }
+}
+
+EventNotifier *xen_pvscsi_dataplane_loopback_start(XenPVSCSIDataPlane *dp,
+                                                   void *sring,
+                                                   unsigned int nr_pages)
+{
+    assert(!dp->xendev && !dp->started);
+    event_notifier_init(&dp->kick, false);
+    dp->sring = sring;
+    BACK_RING_INIT(&dp->ring, (vscsiif_sring_t *)sring,
+                   XEN_PAGE_SIZE * nr_pages);
+    dp->pool = xen_pvscsi_pool_new(dp);
+    dp->gen++;
+    dp->halted = false;
+    dp->ring_ok = true;
+    dp->started = true;
+    dp->loopback_started = true;
+    xen_pvscsi_attach(dp, true);
+    return &dp->kick;
+}
+
+static void xen_pvscsi_loopback_stop(XenPVSCSIDataPlane *dp)
+{
+    if (!dp->loopback_started) {
+        return;
+    }
+    dp->started = false;
+    xen_pvscsi_attach(dp, false);
+    aio_wait_bh_oneshot(dp->ctx, xen_pvscsi_stop_in_ctx, dp);
+    event_notifier_cleanup(&dp->kick);
+    dp->sring = NULL;
+    dp->loopback_started = false;
+}
+
 void xen_pvscsi_dataplane_stop(XenPVSCSIDataPlane *dp)
 {
     XenDevice *xendev = dp->xendev;
     Error *local_err = NULL;
 
+    if (!xendev) {
+        xen_pvscsi_loopback_stop(dp);
+        return;
+    }
     if (!dp->sring && !dp->event_channel) {
         return;
     }
@@ -416,6 +613,8 @@ void xen_pvscsi_dataplane_start(XenPVSCSIDataPlane *dp,
         xen_pvscsi_dataplane_stop(dp);
         return;
     }
+    xen_device_set_event_channel_poll(xendev, dp->event_channel,
+                                      xen_pvscsi_has_work);
     /* ctx does not run for us yet: the handler is attached below. */
     dp->pool = xen_pvscsi_pool_new(dp);
     dp->gen++;
@@ -441,8 +640,7 @@ AioContext *xen_pvscsi_dataplane_get_aio_context(XenPVSCSIDataPlane *dp)
 void xen_pvscsi_dataplane_drained_begin(XenPVSCSIDataPlane *dp)
 {
     if (xen_pvscsi_dataplane_is_started(dp)) {
-        xen_device_set_event_channel_context(dp->xendev, dp->event_channel,
-                                             NULL, &error_abort);
+        xen_pvscsi_attach(dp, false);
     }
 }
 
@@ -453,8 +651,7 @@ void xen_pvscsi_dataplane_drained_end(XenPVSCSIDataPlane *dp)
      * handler and is about to unbind the channel.
      */
     if (xen_pvscsi_dataplane_is_started(dp)) {
-        xen_device_set_event_channel_context(dp->xendev, dp->event_channel,
-                                             dp->ctx, &error_abort);
+        xen_pvscsi_attach(dp, true);
     }
 }
 
@@ -471,16 +668,66 @@ void xen_pvscsi_dataplane_set_gone(XenPVSCSIDataPlane *dp, SCSIDevice *sdev,
     }
 }
 
+/* The Xen transport: grant copies and the event channel */
+static void xen_pvscsi_xen_copy(void *opaque, bool to_domain,
+                                XenDeviceGrantCopySegment *segs,
+                                unsigned int n, Error **errp)
+{
+    XenPVSCSIDataPlane *dp = opaque;
+
+    xen_device_copy_grant_refs(dp->xendev, to_domain, segs, n, errp);
+}
+
+static void xen_pvscsi_xen_notify(void *opaque, Error **errp)
+{
+    XenPVSCSIDataPlane *dp = opaque;
+
+    xen_device_notify_event_channel(dp->xendev, dp->event_channel, errp);
+}
+
+static const XenPVSCSITransport xen_pvscsi_xen_transport = {
+    .copy = xen_pvscsi_xen_copy,
+    .notify = xen_pvscsi_xen_notify,
+};
+
 XenPVSCSIDataPlane *xen_pvscsi_dataplane_create(XenDevice *xendev,
                                                 SCSIBus *bus,
                                                 unsigned int sg_grant,
+                                                unsigned int max_ring_order,
                                                 IOThread *iothread)
+{
+    XenPVSCSIDataPlane *dp;
+
+    dp = xen_pvscsi_dataplane_create_loopback(DEVICE(xendev), xendev->name,
+                                              bus, sg_grant, max_ring_order,
+                                              iothread,
+                                              &xen_pvscsi_xen_transport,
+                                              NULL);
+    dp->xendev = xendev;
+    dp->domid = xendev->frontend_id;
+    dp->transport_opaque = dp;
+    return dp;
+}
+
+XenPVSCSIDataPlane *xen_pvscsi_dataplane_create_loopback(
+    DeviceState *dev, const char *name, SCSIBus *bus, unsigned int sg_grant,
+    unsigned int max_ring_order, IOThread *iothread,
+    const XenPVSCSITransport *transport, void *opaque)
 {
     XenPVSCSIDataPlane *dp = g_new0(XenPVSCSIDataPlane, 1);
 
-    dp->xendev = xendev;
+    dp->dev = dev;
+    dp->name = name;
+    dp->transport = transport;
+    dp->transport_opaque = opaque;
     dp->bus = bus;
     dp->sg_grant = sg_grant;
+    QSIMPLEQ_INIT(&dp->copy_in);
+    QSIMPLEQ_INIT(&dp->copy_out);
+    dp->batch = g_new(XenDeviceGrantCopySegment, XEN_PVSCSI_BATCH_SEGS);
+    dp->bufs = xen_pvscsi_bufs_new(dp, __CONST_RING_SIZE(vscsiif,
+                                       XEN_PAGE_SIZE << max_ring_order),
+                                   MAX(sg_grant, VSCSIIF_SG_TABLESIZE));
     if (iothread) {
         dp->iothread = iothread;
         object_ref(OBJECT(iothread));
@@ -489,7 +736,9 @@ XenPVSCSIDataPlane *xen_pvscsi_dataplane_create(XenDevice *xendev,
         dp->ctx = qemu_get_aio_context();
     }
     dp->bh = aio_bh_new_guarded(dp->ctx, xen_pvscsi_bh, dp,
-                                &DEVICE(xendev)->mem_reentrancy_guard);
+                                &dev->mem_reentrancy_guard);
+    dp->flush_bh = aio_bh_new_guarded(dp->ctx, xen_pvscsi_flush_copy_out, dp,
+                                      &dev->mem_reentrancy_guard);
     return dp;
 }
 
@@ -500,6 +749,9 @@ void xen_pvscsi_dataplane_destroy(XenPVSCSIDataPlane *dp)
     }
     xen_pvscsi_dataplane_stop(dp);
     qemu_bh_delete(dp->bh);
+    qemu_bh_delete(dp->flush_bh);
+    xen_pvscsi_bufs_destroy(dp->bufs);
+    g_free(dp->batch);
     if (dp->iothread) {
         object_unref(OBJECT(dp->iothread));
     }

@@ -14,6 +14,7 @@
 
 #include "hw/scsi/scsi.h"
 #include "hw/xen/xen-bus.h"
+#include "qemu/event_notifier.h"
 #include "system/iothread.h"
 
 /* The frontend (Linux xen-scsifront) supports channel 0, ids 0-63. */
@@ -23,11 +24,42 @@
 
 typedef struct XenPVSCSIDataPlane XenPVSCSIDataPlane;
 
-/* Main loop. @sg_grant: the advertised feature-sg-grant (0: off). */
+/*
+ * What the dataplane asks of Xen while requests flow: grant copies (the
+ * segments' semantics as for xen_device_copy_grant_refs()) and the
+ * notification of the frontend. xen_pvscsi_dataplane_create() uses the
+ * Xen one; a loopback transport lets the same dataplane, engine and SCSI
+ * layer run against a ring in plain memory (the native benchmark).
+ */
+typedef struct XenPVSCSITransport {
+    void (*copy)(void *opaque, bool to_domain,
+                 XenDeviceGrantCopySegment *segs, unsigned int n,
+                 Error **errp);
+    void (*notify)(void *opaque, Error **errp);
+} XenPVSCSITransport;
+
+/*
+ * Main loop. @sg_grant: the advertised feature-sg-grant (0: off);
+ * @max_ring_order: the largest ring-page-order a frontend may use.
+ */
 XenPVSCSIDataPlane *xen_pvscsi_dataplane_create(XenDevice *xendev,
                                                 SCSIBus *bus,
                                                 unsigned int sg_grant,
+                                                unsigned int max_ring_order,
                                                 IOThread *iothread);
+/*
+ * Main loop. A dataplane without Xen: @transport moves the data and
+ * notifies; xen_pvscsi_dataplane_loopback_start() gives it a ring in
+ * memory and returns the event the frontend sets after pushing requests.
+ * xen_pvscsi_dataplane_stop()/_destroy() end it.
+ */
+XenPVSCSIDataPlane *xen_pvscsi_dataplane_create_loopback(
+    DeviceState *dev, const char *name, SCSIBus *bus, unsigned int sg_grant,
+    unsigned int max_ring_order, IOThread *iothread,
+    const XenPVSCSITransport *transport, void *opaque);
+EventNotifier *xen_pvscsi_dataplane_loopback_start(XenPVSCSIDataPlane *dp,
+                                                   void *sring,
+                                                   unsigned int nr_pages);
 void xen_pvscsi_dataplane_destroy(XenPVSCSIDataPlane *dataplane);
 
 /*
@@ -66,6 +98,7 @@ void xen_pvscsi_dataplane_set_gone(XenPVSCSIDataPlane *dataplane,
 int xen_pvscsi_parse_cdb(SCSIDevice *dev, SCSICommand *cmd, uint8_t *buf,
                          size_t buf_len, void *hba_private);
 void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len);
+QEMUSGList *xen_pvscsi_get_sg_list(SCSIRequest *sreq);
 void xen_pvscsi_command_complete(SCSIRequest *sreq, size_t residual);
 void xen_pvscsi_command_failed(SCSIRequest *sreq);
 void xen_pvscsi_request_cancelled(SCSIRequest *sreq);

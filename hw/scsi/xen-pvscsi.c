@@ -57,6 +57,7 @@ static const struct SCSIBusInfo xen_pvscsi_scsi_info = {
 
     .parse_cdb = xen_pvscsi_parse_cdb,
     .transfer_data = xen_pvscsi_transfer_data,
+    .get_sg_list = xen_pvscsi_get_sg_list,
     .complete = xen_pvscsi_command_complete,
     .fail = xen_pvscsi_command_failed,
     .cancel = xen_pvscsi_request_cancelled,
@@ -321,6 +322,7 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
                         &xen_pvscsi_scsi_info, NULL);
     qbus_set_hotplug_handler(BUS(&s->bus), OBJECT(xendev));
     s->dataplane = xen_pvscsi_dataplane_create(xendev, &s->bus, s->sg_grant,
+                                               s->max_ring_page_order,
                                                s->iothread);
 
     /* Advertised before InitWait is left: the frontend reads them then. */

@@ -2,7 +2,8 @@
 # make check: every test group of xen-pvscsi, each named, with a final
 # "N passed, M failed" line. Exit status non-zero if anything failed.
 #   XPV_CHECK_GROUPS  space-separated subset of: build help unit checkpatch
-#                     warnings fuzz series e2e functional   (default: all
+#                     warnings fuzz bench-native series e2e functional
+#                     (default: all
 #                     but series: make check-series builds QEMU once per
 #                     Kconfig change of the series, about 25 minutes on 2
 #                     cores, more than make check can spend in CI)
@@ -11,7 +12,7 @@
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
-groups=${XPV_CHECK_GROUPS:-"build help unit checkpatch warnings fuzz e2e functional"}
+groups=${XPV_CHECK_GROUPS:-"build help unit checkpatch warnings fuzz bench-native e2e functional"}
 passed=0
 failed=0
 failures=()
@@ -115,6 +116,16 @@ if want fuzz; then
         fi
     else
         fail fuzz/request-engine "scripts/xen-pvscsi/fuzz.sh missing"
+    fi
+fi
+
+if want bench-native; then
+    group "bench-native: per-request counts of the dataplane without Xen (smoke)"
+    if bash "$XPV_ROOT/scripts/xen-pvscsi/bench-native.sh" --smoke > "$logdir/bench-native.log" 2>&1; then
+        pass "bench-native/smoke ($(grep -c '^PASS' "$logdir/bench-native.log") counts)"
+    else
+        grep -E '^FAIL|ERROR' "$logdir/bench-native.log" | head -20
+        fail bench-native/smoke "log: $logdir/bench-native.log"
     fi
 fi
 

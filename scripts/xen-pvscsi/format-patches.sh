@@ -67,6 +67,19 @@ commit() {
     git commit -q -s -m "$subject" -m "$body"
 }
 
+# Changes to QEMU the device needs, first: each stands on its own.
+commit "physmem, xen-mapcache: DMA to RAM that QEMU allocated itself under Xen" \
+"$(sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/0009-physmem-xen-mapcache-DMA-to-RAM-that-QEMU-allocated.patch" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" \
+    patches/0009-physmem-xen-mapcache-DMA-to-RAM-that-QEMU-allocated.patch
+
+commit "hw/xen: let an AioContext poll a Xen device's ring" \
+"$(sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/0010-hw-xen-let-an-AioContext-poll-a-Xen-device-s-ring.patch" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" \
+    patches/0010-hw-xen-let-an-AioContext-poll-a-Xen-device-s-ring.patch
+
+commit "hw/block/xen-block: poll the ring in an IOThread" \
+"$(sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/0011-hw-block-xen-block-poll-the-ring-in-an-IOThread.patch" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" \
+    patches/0011-hw-block-xen-block-poll-the-ring-in-an-IOThread.patch
+
 commit "include/hw/xen: add the vscsiif (PV SCSI) protocol header" \
 "The ring protocol of Xen's PV SCSI devices (structures, actions, result
 codes, xenstore nodes), in the form QEMU keeps Xen's public io headers." \
@@ -88,7 +101,13 @@ xen-block's dataplane (create, destroy, start, stop): the device reads
 xenstore and hands plain values. Requests are taken off the ring in
 bounded batches, data moves by grant copy (direct segments, or indirect
 SG pages with feature-sg-grant), and every request gets exactly one
-response. ABORT cancels asynchronously; RESET lets outstanding commands
+response. A CDB whose data fits gets one of the dataplane's own buffers
+(RAM in a private DMA address space) as its QEMUSGList: the SCSI device
+moves all of it with one block layer request, and the grant copies of
+the CDBs that start or complete in one event loop pass go in one call,
+with one push of the responses. An IOThread that polls polls the ring.
+Grant copies and notifications go through a small transport interface:
+Xen's, or a loopback one that lets the dataplane run without Xen. ABORT cancels asynchronously; RESET lets outstanding commands
 finish for a grace period, then cancels them and raises a unit
 attention. A connection's requests live in a pool that a disconnect
 detaches: nothing of an old connection reaches a later ring and no
@@ -151,10 +170,12 @@ commit "MAINTAINERS: add an entry for xen-pvscsi" "" \
     patches/0007-MAINTAINERS-add-xen-pvscsi.patch
 
 # Anything the project adds that the series above does not carry?
-missing=$(pgit ls-files -- hw include docs tests/unit tests/functional | while read -r f; do
+# (hw/scsi/xen-pvscsi-bench.c and patches/local-*: the project's native
+# benchmark, make bench-native; not for upstream.)
+missing=$(pgit ls-files -- hw include docs tests/unit tests/functional | grep -v -- '-bench\.c$' | while read -r f; do
     [ -f "$work/$f" ] && cmp -s "$XPV_ROOT/$f" "$work/$f" || echo "$f"; done)
 [ -z "$missing" ] || xpv_die "files not in the series: $missing (add them to scripts/xen-pvscsi/format-patches.sh)"
-unused=$(cd "$XPV_ROOT/patches" && for p in $(cat series); do
+unused=$(cd "$XPV_ROOT/patches" && for p in $(grep -v '^local-' series); do
     grep -q "patches/$p" "$XPV_ROOT/scripts/xen-pvscsi/format-patches.sh" || echo "$p"; done)
 [ -z "$unused" ] || xpv_die "patches not in the series: $unused"
 

@@ -1,0 +1,429 @@
+/*
+ * xen-pvscsi-bench: the xen-pvscsi dataplane, request engine and QEMU's
+ * SCSI layer driven without Xen, for a per-request cost benchmark. Not a
+ * device for guests: a frontend thread in QEMU keeps @qd requests on a
+ * vscsiif ring in plain memory; a loopback transport copies the data with
+ * memcpy on fake guest pages and notifies through a semaphore, counting
+ * copy calls, segments and notifications. With an allocation counter
+ * preloaded (xpv_alloc_count, see scripts/xen-pvscsi/bench-native.sh),
+ * allocations per request are counted too.
+ *
+ *   qemu-system-x86_64 -machine none -nodefaults -display none \
+ *     -blockdev null-co,node-name=n0,size=1073741824 \
+ *     -device xen-pvscsi-bench,node=n0,rw=randread,bs=4096,qd=16
+ *
+ * The LUN is a scsi-hd on that node at 0:0:0, created by the device.
+ *
+ * Prints one "XPVBENCH key=value ..." line and quits.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include <dlfcn.h>
+#include <sys/resource.h>
+#include "qapi/error.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qemu/memalign.h"
+#include "qemu/thread.h"
+#include "qemu/timer.h"
+#include "hw/qdev-properties.h"
+#include "hw/scsi/scsi.h"
+#include "system/block-backend.h"
+#include "block/block_int-global-state.h"
+#include "system/runstate.h"
+#include "system/system.h"
+#include "hw/xen/xen_backend_ops.h"
+#include "xen-pvscsi-dataplane-priv.h"
+
+#define TYPE_XEN_PVSCSI_BENCH "xen-pvscsi-bench"
+OBJECT_DECLARE_SIMPLE_TYPE(XenPVSCSIBench, XEN_PVSCSI_BENCH)
+
+struct XenPVSCSIBench {
+    DeviceState parent_obj;
+    SCSIBus bus;
+    IOThread *iothread;
+    char *rw;
+    char *node;
+    uint32_t bs;
+    uint32_t qd;
+    uint32_t ring_order;
+    uint32_t sg_grant;
+    uint64_t requests;
+    uint64_t warmup;
+    uint64_t blocks;
+
+    XenPVSCSIDataPlane *dp;
+    Notifier init_done;
+    QemuThread thread;
+    QemuSemaphore rsp_sem;
+    EventNotifier *kick;
+    void *sring;
+    vscsiif_front_ring_t front;
+    uint8_t *guest;                 /* fake guest pages */
+    size_t guest_pages;
+    unsigned int data_pages;        /* per request */
+    bool write, random;
+
+    /* counted by the loopback transport (in the dataplane's thread) */
+    uint64_t copy_calls, copy_segs, notifies;
+};
+
+static uint64_t *xpv_alloc_count;
+
+static uint64_t allocs(void)
+{
+    return xpv_alloc_count ? qatomic_read(xpv_alloc_count) : 0;
+}
+
+static void bench_copy(void *opaque, bool to_domain,
+                       XenDeviceGrantCopySegment *segs, unsigned int n,
+                       Error **errp)
+{
+    XenPVSCSIBench *s = opaque;
+    unsigned int i;
+
+    s->copy_calls++;
+    s->copy_segs += n;
+    for (i = 0; i < n; i++) {
+        XenDeviceGrantCopySegment *g = &segs[i];
+        unsigned int ref = to_domain ? g->dest.foreign.ref :
+                                       g->source.foreign.ref;
+        off_t off = to_domain ? g->dest.foreign.offset :
+                                g->source.foreign.offset;
+        uint8_t *page;
+
+        if (ref >= s->guest_pages || off + g->len > XEN_PAGE_SIZE) {
+            error_setg(errp, "bad grant %u offset %ld len %zu", ref,
+                       (long)off, g->len);
+            return;
+        }
+        page = s->guest + (size_t)ref * XEN_PAGE_SIZE + off;
+        if (to_domain) {
+            memcpy(page, g->source.virt, g->len);
+        } else {
+            memcpy(g->dest.virt, page, g->len);
+        }
+    }
+}
+
+static void bench_notify(void *opaque, Error **errp)
+{
+    XenPVSCSIBench *s = opaque;
+
+    s->notifies++;
+    qemu_sem_post(&s->rsp_sem);
+}
+
+static const XenPVSCSITransport bench_transport = {
+    .copy = bench_copy,
+    .notify = bench_notify,
+};
+
+/* Put request @slot on the ring (not pushed) */
+static void bench_put_request(XenPVSCSIBench *s, unsigned int slot,
+                              uint64_t *lba)
+{
+    vscsiif_request_t *q = RING_GET_REQUEST(&s->front,
+                                            s->front.req_prod_pvt);
+    unsigned int blocks = s->bs / 512, i;
+    unsigned int first = slot * (s->data_pages + 1);
+    uint64_t l;
+
+    if (s->random) {
+        l = (g_random_int() % (s->blocks / blocks)) * blocks;
+    } else {
+        l = *lba;
+        *lba = (*lba + blocks) % (s->blocks - s->blocks % blocks);
+    }
+    memset(q, 0, offsetof(vscsiif_request_t, seg));
+    q->rqid = slot;
+    q->act = VSCSIIF_ACT_SCSI_CDB;
+    q->cmd_len = 10;
+    q->cmnd[0] = s->write ? 0x2a : 0x28;
+    stl_be_p(&q->cmnd[2], l);
+    stw_be_p(&q->cmnd[7], blocks);
+    q->sc_data_direction = s->write ? VSCSIIF_DIR_TO_DEVICE :
+                                      VSCSIIF_DIR_FROM_DEVICE;
+    if (s->data_pages <= VSCSIIF_SG_TABLESIZE) {
+        q->nr_segments = s->data_pages;
+        for (i = 0; i < s->data_pages; i++) {
+            q->seg[i].gref = first + 1 + i;
+            q->seg[i].offset = 0;
+            q->seg[i].length = XEN_PAGE_SIZE;
+        }
+    } else {
+        /* Indirect: the SG list in the slot's first page */
+        vscsiif_segment_t *sg = (vscsiif_segment_t *)(s->guest +
+                                (size_t)first * XEN_PAGE_SIZE);
+
+        for (i = 0; i < s->data_pages; i++) {
+            sg[i].gref = first + 1 + i;
+            sg[i].offset = 0;
+            sg[i].length = XEN_PAGE_SIZE;
+        }
+        q->nr_segments = VSCSIIF_SG_GRANT | 1;
+        q->seg[0].gref = first;
+        q->seg[0].offset = 0;
+        q->seg[0].length = s->data_pages * sizeof(vscsiif_segment_t);
+    }
+    s->front.req_prod_pvt++;
+}
+
+static void bench_cpu(struct timespec *thread_cpu, uint64_t *proc_ns)
+{
+    struct rusage ru;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, thread_cpu);
+    getrusage(RUSAGE_SELF, &ru);
+    *proc_ns = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ULL +
+               (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ULL;
+}
+
+static void *bench_thread(void *opaque)
+{
+    XenPVSCSIBench *s = opaque;
+    uint64_t total = s->warmup + s->requests, submitted = 0, completed = 0;
+    uint64_t lba = 0, errors = 0, t0 = 0, proc0 = 0, proc1, a0 = 0;
+    uint64_t copies0 = 0, segs0 = 0, notifies0 = 0, waits = 0;
+    unsigned int *free_slots = g_new(unsigned int, s->qd);
+    unsigned int nr_free = s->qd, i;
+    struct timespec fe0 = { 0 }, fe1;
+    int64_t wall;
+    double n, fe_ns;
+
+    for (i = 0; i < s->qd; i++) {
+        free_slots[i] = s->qd - 1 - i;
+    }
+    while (completed < total) {
+        int notify, more;
+        bool got = false;
+
+        if (completed >= s->warmup && !t0) {
+            errors = 0;     /* the LUN's power-on unit attention */
+            t0 = get_clock();
+            bench_cpu(&fe0, &proc0);
+            copies0 = qatomic_read(&s->copy_calls);
+            segs0 = qatomic_read(&s->copy_segs);
+            notifies0 = qatomic_read(&s->notifies);
+            a0 = allocs();
+        }
+        while (nr_free && submitted < total) {
+            bench_put_request(s, free_slots[--nr_free], &lba);
+            submitted++;
+        }
+        RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&s->front, notify);
+        if (notify) {
+            event_notifier_set(s->kick);
+        }
+        do {
+            RING_IDX rp = s->front.sring->rsp_prod;
+
+            smp_rmb(); /* see the responses up to rp */
+            while (s->front.rsp_cons != rp) {
+                vscsiif_response_t *r = RING_GET_RESPONSE(&s->front,
+                                                          s->front.rsp_cons);
+
+                if (r->rslt || r->residual_len || r->rqid >= s->qd) {
+                    if (!errors++) {
+                        fprintf(stderr, "xen-pvscsi-bench: rqid %u rslt "
+                                "0x%x residual %u sense %02x/%02x/%02x\n",
+                                r->rqid, r->rslt, r->residual_len,
+                                r->sense_buffer[2] & 0xf, r->sense_buffer[12],
+                                r->sense_buffer[13]);
+                    }
+                }
+                free_slots[nr_free++] = r->rqid % s->qd;
+                s->front.rsp_cons++;
+                completed++;
+                got = true;
+            }
+            RING_FINAL_CHECK_FOR_RESPONSES(&s->front, more);
+            if (!more && !got) {
+                qemu_sem_wait(&s->rsp_sem);
+                waits++;
+            }
+        } while (!got);
+    }
+    wall = get_clock() - t0;
+    bench_cpu(&fe1, &proc1);
+    fe_ns = (fe1.tv_sec - fe0.tv_sec) * 1e9 + (fe1.tv_nsec - fe0.tv_nsec);
+    n = s->requests;
+    printf("XPVBENCH rw=%s bs=%u qd=%u iothread=%d requests=%" PRIu64
+           " errors=%" PRIu64 " wall_ns_per_req=%.0f"
+           " backend_cpu_ns_per_req=%.0f req_per_s_per_core=%.0f"
+           " copy_calls_per_req=%.3f copy_segs_per_req=%.2f"
+           " notifies_per_req=%.3f allocs_per_req=%s%.2f"
+           " frontend_waits_per_req=%.3f\n",
+           s->rw, s->bs, s->qd, !!s->iothread, s->requests, errors,
+           wall / n, (proc1 - proc0 - fe_ns) / n,
+           n * 1e9 / MAX(proc1 - proc0 - fe_ns, 1),
+           (qatomic_read(&s->copy_calls) - copies0) / n,
+           (qatomic_read(&s->copy_segs) - segs0) / n,
+           (qatomic_read(&s->notifies) - notifies0) / n,
+           xpv_alloc_count ? "" : "NA:", (allocs() - a0) / n, waits / n);
+    fflush(stdout);
+    g_free(free_slots);
+    qemu_system_shutdown_request(SHUTDOWN_CAUSE_HOST_QMP_QUIT);
+    return NULL;
+}
+
+static void bench_start(Notifier *n, void *data)
+{
+    XenPVSCSIBench *s = container_of(n, XenPVSCSIBench, init_done);
+
+    qemu_thread_create(&s->thread, "xpv-bench-fe", bench_thread, s,
+                       QEMU_THREAD_DETACHED);
+}
+
+static void bench_drained_begin(SCSIBus *bus)
+{
+    XenPVSCSIBench *s = container_of(bus, XenPVSCSIBench, bus);
+
+    xen_pvscsi_dataplane_drained_begin(s->dp);
+}
+
+static void bench_drained_end(SCSIBus *bus)
+{
+    XenPVSCSIBench *s = container_of(bus, XenPVSCSIBench, bus);
+
+    xen_pvscsi_dataplane_drained_end(s->dp);
+}
+
+static const struct SCSIBusInfo bench_scsi_info = {
+    .tcq = true,
+    .max_channel = XEN_PVSCSI_MAX_CHANNEL,
+    .max_target = XEN_PVSCSI_MAX_TARGET,
+    .max_lun = XEN_PVSCSI_MAX_LUN,
+    .parse_cdb = xen_pvscsi_parse_cdb,
+    .transfer_data = xen_pvscsi_transfer_data,
+    .get_sg_list = xen_pvscsi_get_sg_list,
+    .complete = xen_pvscsi_command_complete,
+    .fail = xen_pvscsi_command_failed,
+    .cancel = xen_pvscsi_request_cancelled,
+    .drained_begin = bench_drained_begin,
+    .drained_end = bench_drained_end,
+};
+
+static void bench_realize(DeviceState *dev, Error **errp)
+{
+    XenPVSCSIBench *s = XEN_PVSCSI_BENCH(dev);
+    unsigned int nr_pages = 1u << s->ring_order, slots;
+    DeviceState *lun;
+
+    xpv_alloc_count = dlsym(RTLD_DEFAULT, "xpv_alloc_count");
+    if (!s->node || !bdrv_find_node(s->node)) {
+        error_setg(errp, "node=NODE-NAME (a -blockdev) is required");
+        return;
+    }
+    if (!s->rw) {
+        error_setg(errp, "rw=read|write|randread|randwrite is required");
+        return;
+    }
+    s->write = strstr(s->rw, "write") != NULL;
+    s->random = g_str_has_prefix(s->rw, "rand");
+    if (!g_str_has_suffix(s->rw, "read") && !s->write) {
+        error_setg(errp, "rw must be read, write, randread or randwrite");
+        return;
+    }
+    if (!s->bs || s->bs % XEN_PAGE_SIZE ||
+        s->bs / XEN_PAGE_SIZE > MAX(s->sg_grant, VSCSIIF_SG_TABLESIZE) ||
+        s->bs / XEN_PAGE_SIZE > XEN_PAGE_SIZE / sizeof(vscsiif_segment_t)) {
+        error_setg(errp, "bs must be a multiple of 4096, at most "
+                   "sg-grant pages");
+        return;
+    }
+    if (s->ring_order > XEN_PVSCSI_MAX_RING_PAGE_ORDER) {
+        error_setg(errp, "ring-order at most %u",
+                   XEN_PVSCSI_MAX_RING_PAGE_ORDER);
+        return;
+    }
+    slots = __CONST_RING_SIZE(vscsiif, XEN_PAGE_SIZE * nr_pages);
+    if (!s->qd || s->qd > slots || !s->requests || !s->blocks) {
+        error_setg(errp, "qd must be 1..%u (ring slots); requests and "
+                   "blocks not 0", slots);
+        return;
+    }
+    s->data_pages = s->bs / XEN_PAGE_SIZE;
+    s->guest_pages = (size_t)s->qd * (s->data_pages + 1);
+    s->guest = qemu_memalign(XEN_PAGE_SIZE, s->guest_pages * XEN_PAGE_SIZE);
+    memset(s->guest, 0x5a, s->guest_pages * XEN_PAGE_SIZE);
+    s->sring = qemu_memalign(XEN_PAGE_SIZE, XEN_PAGE_SIZE * nr_pages);
+    SHARED_RING_INIT((vscsiif_sring_t *)s->sring);
+    FRONT_RING_INIT(&s->front, (vscsiif_sring_t *)s->sring,
+                    XEN_PAGE_SIZE * nr_pages);
+    qemu_sem_init(&s->rsp_sem, 0);
+
+    scsi_bus_init(&s->bus, sizeof(s->bus), dev, &bench_scsi_info);
+    s->dp = xen_pvscsi_dataplane_create_loopback(dev, dev->id ?: "bench",
+                                                 &s->bus, s->sg_grant,
+                                                 s->ring_order, s->iothread,
+                                                 &bench_transport, s);
+    s->kick = xen_pvscsi_dataplane_loopback_start(s->dp, s->sring, nr_pages);
+
+    /*
+     * The LUN: scsi-hd on @node at 0:0:0 (-device cannot reach the bus of
+     * a device that is on no bus itself).
+     */
+    lun = qdev_new("scsi-hd");
+    qdev_prop_set_uint32(lun, "scsi-id", 0);
+    qdev_prop_set_uint32(lun, "lun", 0);
+    if (!object_property_set_str(OBJECT(lun), "drive", s->node, errp) ||
+        !qdev_realize_and_unref(lun, BUS(&s->bus), errp)) {
+        return;
+    }
+    /* Not in the machine's reset tree: its capacity is read at reset */
+    device_cold_reset(lun);
+    if (s->iothread) {
+        SCSIDevice *sd = SCSI_DEVICE(lun);
+
+        if (blk_set_aio_context(sd->conf.blk,
+                                xen_pvscsi_dataplane_get_aio_context(s->dp),
+                                errp) < 0) {
+            return;
+        }
+    }
+    s->init_done.notify = bench_start;
+    qemu_add_machine_init_done_notifier(&s->init_done);
+}
+
+static const Property bench_props[] = {
+    DEFINE_PROP_STRING("rw", XenPVSCSIBench, rw),
+    DEFINE_PROP_STRING("node", XenPVSCSIBench, node),
+    DEFINE_PROP_UINT32("bs", XenPVSCSIBench, bs, 4096),
+    DEFINE_PROP_UINT32("qd", XenPVSCSIBench, qd, 1),
+    DEFINE_PROP_UINT32("ring-order", XenPVSCSIBench, ring_order, 0),
+    DEFINE_PROP_UINT32("sg-grant", XenPVSCSIBench, sg_grant,
+                       XEN_PVSCSI_SG_GRANT_DEFAULT),
+    DEFINE_PROP_UINT64("requests", XenPVSCSIBench, requests, 200000),
+    DEFINE_PROP_UINT64("warmup", XenPVSCSIBench, warmup, 20000),
+    DEFINE_PROP_UINT64("blocks", XenPVSCSIBench, blocks, 2097152),
+    DEFINE_PROP_LINK("iothread", XenPVSCSIBench, iothread, TYPE_IOTHREAD,
+                     IOThread *),
+};
+
+static void bench_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+
+    dc->desc = "xen-pvscsi dataplane benchmark (loopback, no Xen)";
+    dc->realize = bench_realize;
+    dc->user_creatable = true;
+    set_bit(DEVICE_CATEGORY_STORAGE, dc->categories);
+    device_class_set_props(dc, bench_props);
+}
+
+static const TypeInfo bench_info = {
+    .name = TYPE_XEN_PVSCSI_BENCH,
+    .parent = TYPE_DEVICE,
+    .instance_size = sizeof(XenPVSCSIBench),
+    .class_init = bench_class_init,
+};
+
+static void bench_register_types(void)
+{
+    type_register_static(&bench_info);
+}
+
+type_init(bench_register_types)

@@ -1,0 +1,113 @@
+#!/bin/bash
+# make bench-native: what one request costs the xen-pvscsi dataplane, with
+# no Xen and no TCG. xen-pvscsi-bench (hw/scsi/xen-pvscsi-bench.c, built
+# into the project's QEMU only) runs the real dataplane, request engine and
+# SCSI layer (scsi-hd on a null-co node) behind a loopback transport; a
+# frontend thread in QEMU keeps QD requests on the ring. Beside each row,
+# `qemu-img bench` on the same kind of node: the block layer's own floor.
+#
+#   scripts/xen-pvscsi/bench-native.sh            full table (about 1 min)
+#   scripts/xen-pvscsi/bench-native.sh --smoke    short run for make check:
+#       asserts the counts (never the times): no errors; grant copy calls
+#       per request <= 1 at QD1 and <= 0.3 at QD16 (batched); notifies per
+#       request <= 0.3 at QD16; allocations per request <= XPV_ALLOCS_MAX (8:
+#       what QEMU's SCSI and block layers allocate per request today, see
+#       below; the dataplane itself allocates nothing per request)
+#   REQUESTS=N (200000 per row; 4 % of them for 508 KiB rows)
+#
+# Columns: wall ns and backend CPU ns per request (process CPU minus the
+# frontend thread's), requests per second per core of backend CPU, grant
+# copy calls, copied segments, notifies and allocations (malloc family,
+# counted by an LD_PRELOAD shim, tests/bench/alloc-count.c) per request.
+# Results: CSV in $XPV_CACHE/bench-native/ (path printed).
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -uo pipefail
+. "$(dirname "$0")/common.sh"
+
+smoke=0
+[ "${1:-}" = --smoke ] && smoke=1
+QEMU="$XPV_BUILD/qemu-system-x86_64"
+QIMG="$XPV_BUILD/qemu-img"
+[ -x "$QEMU" ] && [ -x "$QIMG" ] || xpv_die "no QEMU build in $XPV_BUILD (make build)"
+"$QEMU" -device help 2>/dev/null | grep -q '"xen-pvscsi-bench"' ||
+    xpv_die "$QEMU has no xen-pvscsi-bench device (make build)"
+out="$XPV_CACHE/bench-native"
+mkdir -p "$out"
+shim="$out/alloc-count.so"
+src="$XPV_ROOT/tests/bench/alloc-count.c"
+if [ ! -f "$shim" ] || [ "$src" -nt "$shim" ]; then
+    cc -O2 -shared -fPIC -o "$shim" "$src" || xpv_die "cannot build $shim"
+fi
+
+N=${REQUESTS:-200000}
+[ $smoke = 1 ] && N=${REQUESTS:-20000}
+csv="$out/results-$(date +%Y%m%d-%H%M%S).csv"
+echo "ctx,rw,bs,qd,wall_ns,cpu_ns,req_per_s_core,copies,segs,notifies,allocs,errors,qemu_img_cpu_ns" > "$csv"
+fails=0
+check() {    # NAME VALUE OP LIMIT
+    if awk -v v="$2" -v l="$4" "BEGIN { exit !(v $3 l) }"; then
+        echo "PASS bench-native/$1 ($2 $3 $4)"
+    else
+        echo "FAIL bench-native/$1: $2, want $3 $4"
+        fails=$((fails + 1))
+    fi
+}
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<< "$2"; }
+
+# qemu-img bench: CPU ns per request, same null-co node size, same bs/qd
+img_cpu() {    # RW BS QD N
+    local w= t
+    [ "${1#rand}" = write ] || [ "$1" = write ] && w=-w
+    t=$( { /usr/bin/time -f '%U %S' "$QIMG" bench --image-opts \
+            driver=null-co,size=1073741824 -c "$4" -d "$3" -s "$2" -t none $w \
+            > /dev/null; } 2>&1 | tail -n 1)
+    awk -v t="$t" -v n="$4" 'BEGIN { split(t, a, " "); printf "%.0f", (a[1] + a[2]) * 1e9 / n }'
+}
+
+if [ $smoke = 1 ]; then
+    rows="main:randread:4096:1 main:randread:4096:16 main:randwrite:4096:16 iothread:randread:4096:16 main:read:520192:4"
+else
+    rows=""
+    for ctx in main iothread; do
+        rows+=" $ctx:randread:4096:1 $ctx:randread:4096:16 $ctx:randwrite:4096:1 $ctx:randwrite:4096:16 $ctx:read:520192:4 $ctx:write:520192:4"
+    done
+fi
+printf '%-9s %-10s %7s %3s %9s %9s %10s %7s %7s %8s %7s %11s\n' ctx rw bs qd wall_ns cpu_ns req/s/core copies segs notifies allocs qemu-img_ns
+for row in $rows; do
+    IFS=: read -r ctx rw bs qd <<< "$row"
+    n=$N
+    [ "$bs" -gt 65536 ] && n=$((N / 25))
+    it=
+    [ "$ctx" = iothread ] && it=",iothread=io0"
+    line=$(LD_PRELOAD="$shim" timeout 300 "$QEMU" -machine none -nodefaults -display none \
+        -object iothread,id=io0 \
+        -blockdev null-co,node-name=n0,size=1073741824 \
+        -device "xen-pvscsi-bench,node=n0,rw=$rw,bs=$bs,qd=$qd,requests=$n,warmup=$((n / 10))$it" \
+        2>&1 | grep '^XPVBENCH')
+    if [ -z "$line" ]; then
+        echo "FAIL bench-native/$ctx-$rw-$bs-qd$qd: no result"
+        fails=$((fails + 1))
+        continue
+    fi
+    img=$(img_cpu "$rw" "$bs" "$qd" "$n")
+    v() { field "$1" "$line"; }
+    printf '%-9s %-10s %7s %3s %9s %9s %10s %7s %7s %8s %7s %11s\n' "$ctx" "$rw" "$bs" "$qd" \
+        "$(v wall_ns_per_req)" "$(v backend_cpu_ns_per_req)" "$(v req_per_s_per_core)" \
+        "$(v copy_calls_per_req)" "$(v copy_segs_per_req)" "$(v notifies_per_req)" \
+        "$(v allocs_per_req)" "$img"
+    echo "$ctx,$rw,$bs,$qd,$(v wall_ns_per_req),$(v backend_cpu_ns_per_req),$(v req_per_s_per_core),$(v copy_calls_per_req),$(v copy_segs_per_req),$(v notifies_per_req),$(v allocs_per_req),$(v errors),$img" >> "$csv"
+    if [ $smoke = 1 ]; then
+        name="$ctx-$rw-$bs-qd$qd"
+        check "$name-errors" "$(v errors)" == 0
+        if [ "$qd" = 1 ]; then
+            check "$name-copy-calls-per-req" "$(v copy_calls_per_req)" '<=' 1
+        elif [ "$qd" -ge 16 ]; then
+            check "$name-copy-calls-per-req" "$(v copy_calls_per_req)" '<=' 0.3
+            check "$name-notifies-per-req" "$(v notifies_per_req)" '<=' 0.3
+        fi
+        check "$name-allocs-per-req" "$(v allocs_per_req)" '<=' "${XPV_ALLOCS_MAX:-8}"
+    fi
+done
+echo "results: $csv"
+echo "(times are of this machine only; counts are per request, after $((N / 10)) warm-up requests)"
+[ $fails = 0 ]
