@@ -139,6 +139,7 @@ static void xen_pvscsi_send_batch(XenPVSCSIDataPlane *dp,
             bool ok = !local_err;
 
             QSIMPLEQ_REMOVE_HEAD(q, batch_next);
+            r->batched = false;
             if (!ok) {
                 Error *err = NULL;
 
@@ -159,11 +160,33 @@ static void xen_pvscsi_send_batch(XenPVSCSIDataPlane *dp,
     }
 }
 
+/* Check the data elements of @r (direct, or read from its SG list) */
+static bool xen_pvscsi_check_data(XenPVSCSIReq *r)
+{
+    const char *why = NULL;
+    int host;
+
+    host = xen_pvscsi_check_elems(r->elems, r->nr_elems, &r->data_len, &why);
+    if (host) {
+        trace_xen_pvscsi_request_bad(r->d.req.rqid, host, why);
+        xen_pvscsi_guest_error(r->dp, "rqid %u: %s", r->d.req.rqid, why);
+        r->data_len = 0;
+        xen_pvscsi_finish(r, host, 0, NULL, 0);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Find the data elements of @r. Direct: in the request. Indirect: the
+ * SG-list pages are read once into private memory, with those of the
+ * other requests of this intake (one copy call at its end); @r goes on
+ * from xen_pvscsi_sg_in_done(). Returns true if @r can go on now.
+ */
 static bool xen_pvscsi_map_data(XenPVSCSIReq *r)
 {
     XenPVSCSIDataPlane *dp = r->dp;
     const char *why = NULL;
-    Error *local_err = NULL;
     unsigned int i, nr;
     size_t off = 0;
     int host;
@@ -171,43 +194,31 @@ static bool xen_pvscsi_map_data(XenPVSCSIReq *r)
     if (!r->d.indirect) {
         r->elems = r->d.req.seg;
         r->nr_elems = r->d.nr_segs;
-    } else {
-        host = xen_pvscsi_check_indirect(&r->d, dp->sg_grant, &nr, &why);
-        if (host) {
-            goto bad;
-        }
-        /* Read the SG-list pages once into private memory. */
-        for (i = 0; i < r->d.nr_segs; i++) {
-            r->copy[i].source.foreign.ref = r->d.req.seg[i].gref;
-            r->copy[i].source.foreign.offset = r->d.req.seg[i].offset;
-            r->copy[i].dest.virt = (uint8_t *)r->ind + off;
-            r->copy[i].len = r->d.req.seg[i].length;
-            off += r->d.req.seg[i].length;
-        }
-        xen_pvscsi_copy_grants(dp, false, r->copy, r->d.nr_segs,
-                                   &local_err);
-        if (local_err) {
-            xen_pvscsi_guest_error(dp, "rqid %u: SG-list grant copy failed: "
-                                   "%s", r->d.req.rqid,
-                                   error_get_pretty(local_err));
-            error_free(local_err);
-            xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_ERROR, 0, NULL, 0);
-            return false;
-        }
-        r->elems = r->ind;
-        r->nr_elems = nr;
+        return xen_pvscsi_check_data(r);
     }
-    host = xen_pvscsi_check_elems(r->elems, r->nr_elems, &r->data_len, &why);
+    host = xen_pvscsi_check_indirect(&r->d, dp->sg_grant, &nr, &why);
     if (host) {
-        goto bad;
+        trace_xen_pvscsi_request_bad(r->d.req.rqid, host, why);
+        xen_pvscsi_guest_error(dp, "rqid %u: %s", r->d.req.rqid, why);
+        r->data_len = 0;
+        xen_pvscsi_finish(r, host, 0, NULL, 0);
+        return false;
     }
-    return true;
-
-bad:
-    trace_xen_pvscsi_request_bad(r->d.req.rqid, host, why);
-    xen_pvscsi_guest_error(dp, "rqid %u: %s", r->d.req.rqid, why);
-    r->data_len = 0;
-    xen_pvscsi_finish(r, host, 0, NULL, 0);
+    for (i = 0; i < r->d.nr_segs; i++) {
+        r->copy[i].source.foreign.ref = r->d.req.seg[i].gref;
+        r->copy[i].source.foreign.offset = r->d.req.seg[i].offset;
+        r->copy[i].dest.virt = (uint8_t *)r->ind + off;
+        r->copy[i].len = r->d.req.seg[i].length;
+        off += r->d.req.seg[i].length;
+    }
+    r->nr_copy = r->d.nr_segs;
+    r->elems = r->ind;
+    r->nr_elems = nr;
+    r->batched = true;
+    QSIMPLEQ_INSERT_TAIL(&dp->sg_in, r, batch_next);
+    if (!dp->in_intake) {
+        xen_pvscsi_flush_sg_in(dp);
+    }
     return false;
 }
 
@@ -237,7 +248,8 @@ static void xen_pvscsi_cdb_go(XenPVSCSIReq *r)
     scsi_req_unref(sreq);
 }
 
-void xen_pvscsi_do_cdb(XenPVSCSIReq *r)
+/* @r's data elements are known: hand it to its LUN */
+static void xen_pvscsi_do_cdb_mapped(XenPVSCSIReq *r)
 {
     XenPVSCSIDataPlane *dp = r->dp;
     const vscsiif_request_t *q = &r->d.req;
@@ -245,9 +257,6 @@ void xen_pvscsi_do_cdb(XenPVSCSIReq *r)
     SCSIRequest *sreq;
     enum SCSIXferMode want;
 
-    if (!xen_pvscsi_map_data(r)) {
-        return;
-    }
     trace_xen_pvscsi_request(r, q->rqid, q->act, q->channel, q->id, q->lun,
                              q->cmnd[0], q->sc_data_direction, r->data_len);
 
@@ -296,6 +305,7 @@ void xen_pvscsi_do_cdb(XenPVSCSIReq *r)
 
         r->nr_copy = xen_pvscsi_copy_build(r, xen_pvscsi_buf_ptr(r), 0,
                                            r->qsg.size, false, &covered);
+        r->batched = true;
         QSIMPLEQ_INSERT_TAIL(&dp->copy_in, r, batch_next);
         if (!dp->in_intake) {
             xen_pvscsi_flush_copy_in(dp);
@@ -303,6 +313,32 @@ void xen_pvscsi_do_cdb(XenPVSCSIReq *r)
         return;
     }
     xen_pvscsi_cdb_go(r);
+}
+
+void xen_pvscsi_do_cdb(XenPVSCSIReq *r)
+{
+    if (xen_pvscsi_map_data(r)) {
+        xen_pvscsi_do_cdb_mapped(r);
+    }
+}
+
+static void xen_pvscsi_sg_in_done(XenPVSCSIReq *r, bool ok)
+{
+    if (!ok) {
+        r->data_len = 0;
+        xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_ERROR, 0, NULL, 0);
+        return;
+    }
+    if (xen_pvscsi_check_data(r)) {
+        xen_pvscsi_do_cdb_mapped(r);
+    }
+}
+
+void xen_pvscsi_flush_sg_in(void *opaque)
+{
+    XenPVSCSIDataPlane *dp = opaque;
+
+    xen_pvscsi_send_batch(dp, &dp->sg_in, false, xen_pvscsi_sg_in_done);
 }
 
 static void xen_pvscsi_copy_in_done(XenPVSCSIReq *r, bool ok)
@@ -490,6 +526,7 @@ void xen_pvscsi_command_complete(SCSIRequest *sreq, size_t residual)
                                                moved, true, &moved);
             r->pos = moved;
             r->done_residual = residual;
+            r->batched = true;
             QSIMPLEQ_INSERT_TAIL(&r->dp->copy_out, r, batch_next);
             r->dp->in_complete = true;
             defer_call(xen_pvscsi_copy_out_deferred, r->dp);
@@ -537,7 +574,11 @@ void xen_pvscsi_request_cancelled(SCSIRequest *sreq)
     XenPVSCSIReq *r = sreq->hba_private;
     uint8_t host;
 
-    if (!r) {
+    if (!r || r->batched) {
+        /*
+         * Batched: it completed and waits for its copy-out, which
+         * answers it (a RESET's timer may cancel it in between).
+         */
         return;
     }
     if (r->fail_host) {

@@ -60,6 +60,7 @@ typedef struct XenPVSCSIReq {
     uint8_t fail_host;              /* answer with this host code if set */
     bool aborted;
     unsigned int nr_copy;           /* segments built in copy[], not sent */
+    bool batched;                   /* on one of the dataplane's copy lists */
     size_t done_residual;           /* the device's, while copy-out waits */
     QTAILQ_ENTRY(XenPVSCSIReq) next;
     QSIMPLEQ_ENTRY(XenPVSCSIReq) batch_next;
@@ -120,10 +121,12 @@ struct XenPVSCSIDataPlane {
     bool flush_scheduled;
     /*
      * Grant copies gathered over one pass of the event loop (defer_call):
+     * indirect requests whose SG lists are read before they are checked,
      * writes whose data is copied in before they go to their LUN, and
      * reads whose data is copied out before they are answered. One copy
      * call for each list, one push of the responses.
      */
+    XenPVSCSIReqList sg_in;         /* indirect SG-list pages to read */
     XenPVSCSIReqList copy_in;
     XenPVSCSIReqList copy_out;
     XenDeviceGrantCopySegment *batch;   /* XEN_PVSCSI_BATCH_SEGS */
@@ -175,6 +178,7 @@ static inline void xen_pvscsi_copy_grants(XenPVSCSIDataPlane *dp,
 
 /* xen-pvscsi-cdb.c */
 /* Send the gathered copies (the lists above) and act on them. */
+void xen_pvscsi_flush_sg_in(void *opaque);
 void xen_pvscsi_flush_copy_in(void *opaque);
 void xen_pvscsi_flush_copy_out(void *opaque);
 /* Answer a CDB and release its slot. */

@@ -299,6 +299,13 @@ static void xen_pvscsi_submit(XenPVSCSIDataPlane *dp, XenPVSCSIReq *r)
     /* TMFs do not hold a CDB slot while they wait. */
     tmf_req = r->d.req;
     xen_pvscsi_put_req(r);
+    /*
+     * A TMF acts on SCSI requests: none may wait in a copy batch, neither
+     * before it goes to its LUN nor after it completed.
+     */
+    xen_pvscsi_flush_sg_in(dp);
+    xen_pvscsi_flush_copy_in(dp);
+    xen_pvscsi_flush_copy_out(dp);
     if (tmf_req.act == VSCSIIF_ACT_SCSI_ABORT) {
         xen_pvscsi_do_abort(dp, &tmf_req);
     } else {
@@ -367,7 +374,11 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
         }
         RING_FINAL_CHECK_FOR_REQUESTS(&dp->ring, more);
     } while (more && !dp->halted);
-    /* Writes gathered above: their data, then to their LUNs */
+    /*
+     * Gathered above: the SG lists of indirect requests, then the data of
+     * writes; then they go to their LUNs.
+     */
+    xen_pvscsi_flush_sg_in(dp);
     xen_pvscsi_flush_copy_in(dp);
     defer_call_end();
     dp->in_intake = false;
@@ -722,6 +733,7 @@ XenPVSCSIDataPlane *xen_pvscsi_dataplane_create_loopback(
     dp->transport_opaque = opaque;
     dp->bus = bus;
     dp->sg_grant = sg_grant;
+    QSIMPLEQ_INIT(&dp->sg_in);
     QSIMPLEQ_INIT(&dp->copy_in);
     QSIMPLEQ_INIT(&dp->copy_out);
     dp->batch = g_new(XenDeviceGrantCopySegment, XEN_PVSCSI_BATCH_SEGS);
