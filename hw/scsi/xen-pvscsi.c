@@ -23,12 +23,17 @@
 #include "qemu/cutils.h"
 #include "qobject/qdict.h"
 #include "qapi/error.h"
+#include "qapi/qapi-commands-qom.h"
+#include "qapi/qapi-visit-qom.h"
 #include "hw/qdev-properties.h"
 #include "hw/scsi/scsi.h"
 #include "hw/scsi/xen-pvscsi-proto.h"
 #include "hw/xen/xen.h"
 #include "hw/xen/xen-backend.h"
 #include "system/iothread.h"
+#include "system/runstate.h"
+#include "system/system.h"
+#include "hw/xen/xen-bus-helper.h"
 #include "xen-pvscsi.h"
 #include "trace.h"
 
@@ -300,6 +305,51 @@ static char *xen_pvscsi_get_name(XenDevice *xendev, Error **errp)
     return NULL;
 }
 
+/*
+ * The guest runs again after QEMU was stopped. If that was an `xl save -c`
+ * (a checkpoint: the guest's suspend is cancelled), xen-scsifront has
+ * paused its host and waits for the backend to be Connected again; the
+ * ring is the same, so the backend writes its state anew. A frontend that
+ * did not pause reads the backend's features again and goes on.
+ */
+static void xen_pvscsi_vm_state_change(void *opaque, bool running,
+                                       RunState state)
+{
+    XenPVSCSI *s = opaque;
+    XenDevice *xendev = XEN_DEVICE(s);
+
+    if (running && xendev->backend_state == XenbusStateConnected &&
+        xen_pvscsi_dataplane_is_started(s->dataplane)) {
+        trace_xen_pvscsi_reannounce(xendev->name);
+        xen_device_backend_printf(xendev, "state", "%u",
+                                  XenbusStateConnected);
+    }
+}
+
+/*
+ * QEMU exits: xen-bus has removed this vhost's backend directory (its exit
+ * notifier runs first); the last vhost of the domain also removes the
+ * domain's backend/qscsi/<domid>, which no toolstack owns when the vhosts
+ * came from -device.
+ */
+static void xen_pvscsi_exit(Notifier *n, void *data)
+{
+    XenPVSCSI *s = container_of(n, XenPVSCSI, exit);
+    BusState *bus = qdev_get_parent_bus(DEVICE(s));
+    XenBus *xenbus = bus ? XEN_BUS(bus) : NULL;
+    unsigned int nr = 0;
+    g_autofree char **entries = NULL;
+
+    if (!xenbus || !xenbus->xsh || !s->domain_dir) {
+        return;
+    }
+    entries = qemu_xen_xs_directory(xenbus->xsh, XBT_NULL, s->domain_dir,
+                                    &nr);
+    if (entries && !nr) {
+        xs_node_destroy(xenbus->xsh, XBT_NULL, s->domain_dir, NULL);
+    }
+}
+
 static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
 {
     XenPVSCSI *s = XEN_PVSCSI(xendev);
@@ -346,6 +396,14 @@ static void xen_pvscsi_realize(XenDevice *xendev, Error **errp)
     s->devs_watch = xs_node_watch(xendev->xsh, xendev->backend_path,
                                   "vscsi-devs", xen_pvscsi_devs_changed, s,
                                   errp);
+    if (*errp) {
+        return;
+    }
+    s->vm_state = qemu_add_vm_change_state_handler(xen_pvscsi_vm_state_change,
+                                                   s);
+    s->domain_dir = g_path_get_dirname(xendev->backend_path);
+    s->exit.notify = xen_pvscsi_exit;
+    qemu_add_exit_notifier(&s->exit);
 }
 
 static void xen_pvscsi_unrealize(XenDevice *xendev)
@@ -353,6 +411,10 @@ static void xen_pvscsi_unrealize(XenDevice *xendev)
     XenPVSCSI *s = XEN_PVSCSI(xendev);
 
     trace_xen_pvscsi_unrealize(xendev->name ?: "");
+    if (s->vm_state) {
+        qemu_del_vm_change_state_handler(s->vm_state);
+        s->vm_state = NULL;
+    }
     if (s->devs_watch) {
         xs_node_unwatch(xendev->xsh, s->devs_watch);
         s->devs_watch = NULL;
@@ -372,22 +434,49 @@ static void xen_pvscsi_backend_create(XenBackendInstance *backend,
     XenBus *xenbus = xen_backend_get_bus(backend);
     const char *name = xen_backend_get_name(backend);
     const char *fh = qdict_get_try_str(opts, "feature-host");
+    g_autofree char *id = NULL;
+    ObjectOptions *io_opts;
     XenPVSCSI *s;
     XenDevice *xendev;
     unsigned int vhost;
 
+    ERRP_GUARD();
+
     if (qemu_strtoui(name, NULL, 10, &vhost)) {
         error_setg(errp, "invalid vhost name '%s'", name);
+        return;
+    }
+    /*
+     * Each vhost a toolstack creates gets an IOThread of its own, as
+     * xen-block's toolstack disks do: the ring and its LUNs' I/O run
+     * there, and the ring is polled (poll-max-ns) instead of waiting for
+     * each event.
+     */
+    id = g_strdup_printf("xen-pvscsi-vhost%u-iothread", vhost);
+    io_opts = g_new(ObjectOptions, 1);
+    *io_opts = (ObjectOptions) {
+        .qom_type = OBJECT_TYPE_IOTHREAD,
+        .id = g_strdup(id),
+    };
+    qmp_object_add(io_opts, errp);
+    qapi_free_ObjectOptions(io_opts);
+    if (*errp) {
         return;
     }
     xendev = XEN_DEVICE(qdev_new(TYPE_XEN_PVSCSI));
     s = XEN_PVSCSI(xendev);
     qdev_prop_set_uint32(DEVICE(xendev), "vhost", vhost);
     qdev_prop_set_bit(DEVICE(xendev), "feature-host", fh && !strcmp(fh, "1"));
+    object_property_set_link(OBJECT(xendev), "iothread",
+                             object_resolve_path_type(id, TYPE_IOTHREAD,
+                                                      NULL),
+                             &error_abort);
     if (!qdev_realize_and_unref(DEVICE(xendev), BUS(xenbus), errp)) {
         /* Unparented by device_set_realized() and freed by the unref. */
+        qmp_object_del(id, NULL);
         return;
     }
+    s->own_iothread = g_steal_pointer(&id);
     xen_backend_set_device(backend, xendev);
     /* The LUNs the toolstack listed; later ones come with state 7. */
     xen_pvscsi_sync_toolstack_luns(s);
@@ -397,6 +486,7 @@ static void xen_pvscsi_backend_destroy(XenBackendInstance *backend,
                                        Error **errp)
 {
     XenDevice *xendev = xen_backend_get_device(backend);
+    g_autofree char *iothread = g_steal_pointer(&XEN_PVSCSI(xendev)->own_iothread);
 
     object_unparent(OBJECT(xendev));
     /*
@@ -406,6 +496,9 @@ static void xen_pvscsi_backend_destroy(XenBackendInstance *backend,
      * them to someone else.
      */
     drain_call_rcu();
+    if (iothread) {
+        qmp_object_del(iothread, errp);
+    }
 }
 
 static const XenBackendInfo xen_pvscsi_backend_info = {
@@ -453,10 +546,25 @@ static void xen_pvscsi_class_init(ObjectClass *class, void *data)
     device_class_set_props(dev_class, xen_pvscsi_props);
 }
 
+/*
+ * The exit notifier stays while the device exists: at QEMU's exit xen-bus
+ * unrealizes the device from its own notifier, and ours runs after that.
+ */
+static void xen_pvscsi_finalize(Object *obj)
+{
+    XenPVSCSI *s = XEN_PVSCSI(obj);
+
+    if (s->domain_dir) {
+        qemu_remove_exit_notifier(&s->exit);
+        g_free(s->domain_dir);
+    }
+}
+
 static const TypeInfo xen_pvscsi_type_info = {
     .name = TYPE_XEN_PVSCSI,
     .parent = TYPE_XEN_DEVICE,
     .instance_size = sizeof(XenPVSCSI),
+    .instance_finalize = xen_pvscsi_finalize,
     .class_init = xen_pvscsi_class_init,
     .interfaces = (InterfaceInfo[]) {
         { TYPE_HOTPLUG_HANDLER },

@@ -53,8 +53,12 @@ struct XenPVSCSI {
     bool feature_host;              /* toolstack LUNs: passthrough */
     uint32_t max_ring_page_order;
     IOThread *iothread;
+    char *own_iothread;             /* id of the one a toolstack's vhost got */
 
     XenPVSCSIDataPlane *dataplane;
+    VMChangeStateEntry *vm_state;
+    Notifier exit;                  /* remove backend/qscsi/<domid> if empty */
+    char *domain_dir;
 
     /* LUN table (xen-pvscsi-luns.c) */
     QLIST_HEAD(, XenPVSCSILun) luns;
