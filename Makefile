@@ -11,7 +11,8 @@ all: build
 help:
 	@echo "make demo    - set up everything, boot real Xen, guest uses a xen-pvscsi disk"
 	@echo "make check   - all tests (unit, style, fuzz smoke, end-to-end under real Xen)"
-	@echo "make check-asan - ASan+UBSan QEMU build (CACHE/build-asan): unit tests and the"
+	@echo "make check-asan - ASan+UBSan QEMU build (CACHE/build-asan): unit tests, the"
+	@echo "              native bench's smoke (dataplane under load and ABORTs) and the"
 	@echo "              e2e scenarios pvscsi-rogue, pvscsi-basic, pvscsi-fio; fails on"
 	@echo "              any sanitizer report"
 	@echo "make rogue   - build the hostile frontend tests/rogue/xen-vscsi-rogue"
@@ -35,7 +36,7 @@ check:
 
 # The sanitizer build has its own build dir (common.sh: build-asan).
 check-asan:
-	@XPV_SANITIZERS=1 XPV_CHECK_GROUPS="$${XPV_CHECK_GROUPS:-build unit e2e}" \
+	@XPV_SANITIZERS=1 XPV_CHECK_GROUPS="$${XPV_CHECK_GROUPS:-build unit bench-native e2e}" \
 	 XPV_E2E_SCENARIOS="$${XPV_E2E_SCENARIOS:-pvscsi-rogue pvscsi-basic pvscsi-fio}" \
 	 bash $(S)/check.sh
 

@@ -53,6 +53,7 @@ struct XenPVSCSIBench {
     uint64_t requests;
     uint64_t warmup;
     uint64_t blocks;
+    uint32_t abort_every;
 
     XenPVSCSIDataPlane *dp;
     Notifier init_done;
@@ -171,6 +172,22 @@ static void bench_put_request(XenPVSCSIBench *s, unsigned int slot,
     s->front.req_prod_pvt++;
 }
 
+#define BENCH_TMF_RQID  0xfff0
+
+/* Put an ABORT of @slot's request on the ring (not pushed) */
+static void bench_put_abort(XenPVSCSIBench *s, unsigned int slot)
+{
+    vscsiif_request_t *q = RING_GET_REQUEST(&s->front,
+                                            s->front.req_prod_pvt);
+
+    memset(q, 0, sizeof(*q));
+    q->rqid = BENCH_TMF_RQID;
+    q->act = VSCSIIF_ACT_SCSI_ABORT;
+    q->ref_rqid = slot;
+    q->sc_data_direction = VSCSIIF_DIR_NONE;
+    s->front.req_prod_pvt++;
+}
+
 static void bench_cpu(struct timespec *thread_cpu, uint64_t *proc_ns)
 {
     struct rusage ru;
@@ -189,6 +206,8 @@ static void *bench_thread(void *opaque)
     uint64_t copies0 = 0, segs0 = 0, notifies0 = 0, waits = 0;
     unsigned int *free_slots = g_new(unsigned int, s->qd);
     unsigned int nr_free = s->qd, i;
+    uint64_t aborts = 0, aborted = 0;
+    bool tmf_out = false;
     struct timespec fe0 = { 0 }, fe1;
     int64_t wall;
     double n, fe_ns;
@@ -210,8 +229,16 @@ static void *bench_thread(void *opaque)
             a0 = allocs();
         }
         while (nr_free && submitted < total) {
-            bench_put_request(s, free_slots[--nr_free], &lba);
+            unsigned int slot = free_slots[--nr_free];
+
+            bench_put_request(s, slot, &lba);
             submitted++;
+            if (s->abort_every && !tmf_out &&
+                submitted % s->abort_every == 0) {
+                bench_put_abort(s, slot);
+                tmf_out = true;
+                aborts++;
+            }
         }
         RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&s->front, notify);
         if (notify) {
@@ -225,7 +252,17 @@ static void *bench_thread(void *opaque)
                 vscsiif_response_t *r = RING_GET_RESPONSE(&s->front,
                                                           s->front.rsp_cons);
 
-                if (r->rslt || r->residual_len || r->rqid >= s->qd) {
+                if (r->rqid == BENCH_TMF_RQID) {
+                    /* the ABORT's answer: SUCCESS or FAILED, both fine */
+                    tmf_out = false;
+                    s->front.rsp_cons++;
+                    got = true;
+                    continue;
+                }
+                if (s->abort_every && r->rqid < s->qd &&
+                    (r->rslt >> 16) == XEN_VSCSIIF_RSLT_HOST_ABORT) {
+                    aborted++;
+                } else if (r->rslt || r->residual_len || r->rqid >= s->qd) {
                     if (!errors++) {
                         fprintf(stderr, "xen-pvscsi-bench: rqid %u rslt "
                                 "0x%x residual %u sense %02x/%02x/%02x\n",
@@ -255,14 +292,16 @@ static void *bench_thread(void *opaque)
            " backend_cpu_ns_per_req=%.0f req_per_s_per_core=%.0f"
            " copy_calls_per_req=%.3f copy_segs_per_req=%.2f"
            " notifies_per_req=%.3f allocs_per_req=%s%.2f"
-           " frontend_waits_per_req=%.3f\n",
+           " frontend_waits_per_req=%.3f aborts=%" PRIu64
+           " aborted=%" PRIu64 "\n",
            s->rw, s->bs, s->qd, !!s->iothread, s->requests, errors,
            wall / n, (proc1 - proc0 - fe_ns) / n,
            n * 1e9 / MAX(proc1 - proc0 - fe_ns, 1),
            (qatomic_read(&s->copy_calls) - copies0) / n,
            (qatomic_read(&s->copy_segs) - segs0) / n,
            (qatomic_read(&s->notifies) - notifies0) / n,
-           xpv_alloc_count ? "" : "NA:", (allocs() - a0) / n, waits / n);
+           xpv_alloc_count ? "" : "NA:", (allocs() - a0) / n, waits / n,
+           aborts, aborted);
     fflush(stdout);
     g_free(free_slots);
     qemu_system_shutdown_request(SHUTDOWN_CAUSE_HOST_QMP_QUIT);
@@ -340,7 +379,8 @@ static void bench_realize(DeviceState *dev, Error **errp)
         return;
     }
     slots = __CONST_RING_SIZE(vscsiif, XEN_PAGE_SIZE * nr_pages);
-    if (!s->qd || s->qd > slots || !s->requests || !s->blocks) {
+    if (!s->qd || s->qd + !!s->abort_every > slots || !s->requests ||
+        !s->blocks) {
         error_setg(errp, "qd must be 1..%u (ring slots); requests and "
                    "blocks not 0", slots);
         return;
@@ -399,6 +439,7 @@ static const Property bench_props[] = {
     DEFINE_PROP_UINT64("requests", XenPVSCSIBench, requests, 200000),
     DEFINE_PROP_UINT64("warmup", XenPVSCSIBench, warmup, 20000),
     DEFINE_PROP_UINT64("blocks", XenPVSCSIBench, blocks, 2097152),
+    DEFINE_PROP_UINT32("abort-every", XenPVSCSIBench, abort_every, 0),
     DEFINE_PROP_LINK("iothread", XenPVSCSIBench, iothread, TYPE_IOTHREAD,
                      IOThread *),
 };
