@@ -196,7 +196,11 @@ scsi-block devices as LUNs (raw and qcow2 images, dom0 SCSI devices,
 iSCSI through libiscsi), with QEMU's AIO and iothreads on the data path.
 The only other vscsiif backend is the Linux kernel's xen-scsiback.
 
-The {n} patches: the protocol header; the request engine with its unit
+The {n} patches: two changes the device needs from QEMU and one that
+xen-block gets from the second (DMA to RAM that QEMU allocated itself
+under Xen, for the device's own data buffers; polling a Xen device's
+ring in an IOThread; xen-block using it); the protocol header; the
+request engine with its unit
 test; the dataplane (ring, grant copies, ABORT/RESET); the LUN table and
 hot-plug; LUNs written by a toolstack (RFC: p-dev resolution policy);
 the device; a functional test; docs; MAINTAINERS.
