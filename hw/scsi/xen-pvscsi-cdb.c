@@ -490,14 +490,8 @@ static void xen_pvscsi_copy_out_deferred(void *opaque)
     XenPVSCSIDataPlane *dp = opaque;
 
     if (dp->in_complete) {
-        /*
-         * Called at once: not in a defer_call section. (Once per batch:
-         * in the main loop each qemu_bh_schedule() costs a write.)
-         */
-        if (!dp->flush_scheduled) {
-            dp->flush_scheduled = true;
-            qemu_bh_schedule(dp->flush_bh);
-        }
+        /* Called at once: not in a defer_call section */
+        xen_pvscsi_schedule_flush(dp);
         return;
     }
     xen_pvscsi_flush_copy_out(dp);
@@ -526,11 +520,14 @@ void xen_pvscsi_command_complete(SCSIRequest *sreq, size_t residual)
                                                moved, true, &moved);
             r->pos = moved;
             r->done_residual = residual;
+            XenPVSCSIDataPlane *dp = r->dp;
+            bool outer = !dp->in_complete;
+
             r->batched = true;
-            QSIMPLEQ_INSERT_TAIL(&r->dp->copy_out, r, batch_next);
-            r->dp->in_complete = true;
-            defer_call(xen_pvscsi_copy_out_deferred, r->dp);
-            r->dp->in_complete = false;
+            QSIMPLEQ_INSERT_TAIL(&dp->copy_out, r, batch_next);
+            dp->in_complete = true;
+            defer_call(xen_pvscsi_copy_out_deferred, dp);
+            dp->in_complete = !outer;
             return;
         }
         r->pos = moved;

@@ -116,7 +116,7 @@ struct XenPVSCSIDataPlane {
     bool rsp_pending;               /* responses not pushed yet */
     bool in_intake;                 /* handle_requests() is running */
     bool in_flush;                  /* xen_pvscsi_flush_*() is running */
-    bool in_complete;               /* a completion is deferring its copy */
+    bool in_complete;               /* a completion is deferring work */
     QEMUBH *flush_bh;               /* copy-out for completions from BHs */
     bool flush_scheduled;
     /*
@@ -156,6 +156,8 @@ SCSIDevice *xen_pvscsi_device_get(XenPVSCSIDataPlane *dp,
 void xen_pvscsi_put_response(XenPVSCSIDataPlane *dp,
                              const vscsiif_response_t *rsp);
 void xen_pvscsi_flush_end(XenPVSCSIDataPlane *dp);
+/* Flush copies and push responses from a BH (after this batch of BHs) */
+void xen_pvscsi_schedule_flush(XenPVSCSIDataPlane *dp);
 /* Release @r's slot (and its SCSI request) without an answer. */
 void xen_pvscsi_put_req(XenPVSCSIReq *r);
 /* A free data buffer for @r of @len bytes, as its QEMUSGList; or false */

@@ -49,6 +49,14 @@ static void xen_pvscsi_push_deferred(void *opaque)
     if (!dp->ring_ok || !dp->rsp_pending || dp->in_intake || dp->in_flush) {
         return;
     }
+    if (dp->in_complete) {
+        /*
+         * Called at once: no defer_call section around this completion
+         * (completions from BHs each). Push after this batch of BHs.
+         */
+        xen_pvscsi_schedule_flush(dp);
+        return;
+    }
     xen_pvscsi_push_responses(dp);
     if (dp->intake_stalled) {
         /* A slot is free again: take the requests we had to leave. */
@@ -72,7 +80,20 @@ void xen_pvscsi_put_response(XenPVSCSIDataPlane *dp,
     dp->ring.rsp_prod_pvt++;
     dp->rsp_pending = true;
     if (!dp->in_intake && !dp->in_flush) {
+        bool outer = !dp->in_complete;
+
+        dp->in_complete = true;
         defer_call(xen_pvscsi_push_deferred, dp);
+        dp->in_complete = !outer;
+    }
+}
+
+void xen_pvscsi_schedule_flush(XenPVSCSIDataPlane *dp)
+{
+    /* Once per batch: in the main loop each qemu_bh_schedule() writes */
+    if (!dp->flush_scheduled) {
+        dp->flush_scheduled = true;
+        qemu_bh_schedule(dp->flush_bh);
     }
 }
 
