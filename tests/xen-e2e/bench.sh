@@ -1,18 +1,70 @@
 #!/bin/bash
-# Benchmark: xen-pvscsi vs the kernel's xen-scsiback (LIO fileio) vs QEMU's
-# xen-block (xen-disk/qdisk), in one boot, one guest, one RAM-backed file
-# in dom0 (scenarios/bench.sh). fio in the guest: read 1M QD4, randread 4k
-# QD16, write 1M QD4, randwrite 4k QD16, randread 4k QD1 (latency).
+# Benchmark (make bench): xen-pvscsi vs the kernel's xen-scsiback (LIO) vs
+# QEMU's xen-block (xen-disk), one boot, one guest, speed and cost per I/O.
 #
-#   tests/xen-e2e/bench.sh            REPS=3 RUNTIME=10 (seconds per job)
-#   REPS=5 RUNTIME=20 tests/xen-e2e/bench.sh
+#   tests/xen-e2e/bench.sh
+#   BENCH_MODE=buffered BENCH_IOTHREAD=1 tests/xen-e2e/bench.sh
+#   XE_QEMU_BIN=$HOME/.cache/xen-pvscsi/snap-before/qemu-system-x86_64 make bench
+#   REPS=1 RUNTIME=3 WARMUP=0 BENCH_JOBS=randread-4k-qd16 tests/xen-e2e/bench.sh   (quick try)
 #
-# Prints a table of medians and the ratios pvscsi/kernel and
-# pvscsi/xen-block, and writes the raw results and the table as CSV (paths
-# printed at the end). Everything runs under TCG, nested: the numbers
-# compare the backends on this setup only, never absolute performance.
-# Backends as configured: QEMU with cache=none,aio=native (O_DIRECT on the
-# file); LIO fileio with its default (buffered, write-through).
+# Variables (defaults in brackets):
+#   BENCH_MODE      direct | buffered [direct]; matched configurations:
+#                   direct:   LIO iblock on a loop device with direct I/O
+#                             (losetup --direct-io=on)  vs  QEMU
+#                             cache=none,aio=native on both QEMU backends
+#                   buffered: LIO fileio with fd_buffered_io=1 (page cache,
+#                             write cache emulated)  vs  QEMU
+#                             cache=writeback,aio=threads
+#   BENCH_IOTHREAD  1: xen-pvscsi and xen-disk each on an -object iothread [0]
+#   REPS            measured repetitions [5]; backend order rotated per rep
+#   RUNTIME         seconds per measured fio job [8]
+#   RAMP            seconds of unreported I/O before each measured job [2]
+#                   (a separate fio job: fio's ramp_time has no hook at its
+#                   end, and the dom0 CPU window must hold exactly the I/Os
+#                   fio reports)
+#   WARMUP          seconds per job of the discarded warm-up rep [RUNTIME];
+#                   0: no warm-up rep
+#   BENCH_JOBS      fio jobs, RW-BS-qdN [read-1M-qd4 write-1M-qd4
+#                   randread-4k-qd16 randwrite-4k-qd16 randread-4k-qd1]
+#   BENCH_SIZE_MB   size of each backend's file on dom0's /tmp [128]
+#   BENCH_STRACE    1: the strace pass after the timed reps [1]
+#   BENCH_STRACE_JOBS  jobs of the strace pass [randread-4k-qd16 read-1M-qd4]
+#   XE_QEMU_BIN     the project's QEMU binary [$XPV_BUILD/qemu-system-x86_64]
+#   XE_SCENARIO_TIMEOUT  bound of the dom0 part [computed from the above]
+#   and lib/host.sh's XE_* (XE_CACHE, XE_MEM, ...).
+#
+# Every job: fio in the guest, direct=1, ioengine=libaio, on the whole
+# device (BENCH_SIZE_MB), time_based. Each backend has its own file of
+# that size on dom0's RAM-backed /tmp (ext4 on brd), written once with
+# random data before the guest starts. A discarded warm-up rep, then REPS
+# reps; within a rep each job runs on the three backends one after the
+# other, the order rotated by one each rep.
+#
+# Cost per I/O: dom0 samples /proc/stat (busy = user+nice+system+irq+
+# softirq, all CPUs; steal and idle excluded) and QEMU's /proc/PID/stat
+# (utime+stime of all threads) right before and after each measured fio
+# job (a console handshake from fio's exec_prerun/exec_postrun; see
+# scenarios/bench.sh) and divides by the I/O count fio reports: dom0
+# CPU-us/IO for the three backends, QEMU CPU-us/IO (for the kernel
+# backend that is QEMU idling). QEMU's utime+stime include the time its
+# vCPU was stolen (a Xen PV dom0's sched_clock runs in wall time; Debian's
+# 6.1 kernel has no CONFIG_PARAVIRT_TIME_ACCOUNTING) while /proc/stat's
+# busy time does not, so the table also shows it scaled by dom0's
+# busy/(busy+steal) of the same window ("QEMU~"). One QEMU process serves both QEMU
+# backends; only one backend has I/O at a time. dom0's background load
+# (guest asleep for RUNTIME s) is printed and subtracted in the "net"
+# column. Then a separate, untimed pass: strace -c -f attached to every
+# QEMU thread for BENCH_STRACE_JOBS on the two QEMU backends: syscalls per
+# I/O and the top syscalls (the host's strace, shipped to dom0 through
+# the share: dom0's image has none).
+#
+# Output: the config and the tables on stdout; in the run directory
+# (printed): bench-raw.csv (one row per fio job), bench-summary.csv (min /
+# median / max per backend and job, ratios of the medians), bench-cost.csv,
+# bench-strace.csv, bench-ratios.png (gnuplot; skipped without gnuplot:
+# apt-get install gnuplot-nox). Everything runs under TCG, nested: the
+# numbers compare the backends on this setup only; cost per I/O is in
+# TCG microseconds (only ratios mean anything).
 # SPDX-License-Identifier: GPL-2.0-or-later
 set -uo pipefail
 # shellcheck source=lib/host.sh
@@ -20,59 +72,83 @@ set -uo pipefail
 # shellcheck source=lib/boot.sh
 . "$XE_DIR/lib/boot.sh"
 
-REPS=${REPS:-3}
-RUNTIME=${RUNTIME:-10}
+BENCH_MODE=${BENCH_MODE:-direct}
+BENCH_IOTHREAD=${BENCH_IOTHREAD:-0}
+REPS=${REPS:-5}
+RUNTIME=${RUNTIME:-8}
+RAMP=${RAMP:-2}
+WARMUP=${WARMUP:-$RUNTIME}
+BENCH_JOBS=${BENCH_JOBS:-read-1M-qd4 write-1M-qd4 randread-4k-qd16 randwrite-4k-qd16 randread-4k-qd1}
+BENCH_SIZE_MB=${BENCH_SIZE_MB:-128}
+BENCH_STRACE=${BENCH_STRACE:-1}
+BENCH_STRACE_JOBS=${BENCH_STRACE_JOBS:-randread-4k-qd16 read-1M-qd4}
+case $BENCH_MODE in direct | buffered) ;; *) xe_die "BENCH_MODE=$BENCH_MODE: direct or buffered" ;; esac
+for j in $BENCH_JOBS $BENCH_STRACE_JOBS; do
+    [[ $j =~ ^(read|write|randread|randwrite)-[0-9]+[kM]-qd[0-9]+$ ]] || xe_die "bad job '$j' (RW-BS-qdN, e.g. randread-4k-qd16)"
+done
 [ -x "$XE_QEMU_BIN" ] || xe_die "no project QEMU at $XE_QEMU_BIN (make build)"
 bash "$XE_DIR/images.sh" || xe_die "images.sh failed"
 # shellcheck disable=SC1091
 . "$XE_CACHE/images.env"
 
-RUN="$XE_CACHE/runs/bench-$(date +%Y%m%d-%H%M%S)"
-# 3 backends x 5 jobs x REPS x (RUNTIME + ~8 s fio start-up under TCG) + set-up
-export XE_SCENARIO_TIMEOUT=$((15 * REPS * (RUNTIME + 8) + 300))
-xe_log "bench: REPS=$REPS RUNTIME=${RUNTIME}s (about $((XE_SCENARIO_TIMEOUT / 60 + 1)) min); run directory $RUN"
+STAMP=$(date +%Y%m%d-%H%M%S)
+RUN="$XE_CACHE/runs/bench-$STAMP"
+# The harness as of now (scenario and lib), plus the host's strace and its
+# libraries for dom0, in a staging copy that xe_boot puts on the share:
+# edits to the tree while this run waits for the outer-VM lock do not
+# reach it.
+STAGE=$(mktemp -d /tmp/xe-bench-stage.XXXXXX) || xe_die "mktemp failed"
+trap 'rm -rf "$STAGE"' EXIT
+cp -r "$XE_DIR/lib" "$XE_DIR/scenarios" "$STAGE/"
+if [ "$BENCH_STRACE" = 1 ]; then
+    if command -v strace > /dev/null; then
+        mkdir -p "$STAGE/lib/bench-tools"
+        cp "$(command -v strace)" "$STAGE/lib/bench-tools/strace"
+        ldd "$(command -v strace)" | awk '/=> \// {print $3}' | grep -v -E '/(libc|libm|libpthread|libdl|ld-linux[^/]*)\.so' |
+            while read -r l; do cp -L "$l" "$STAGE/lib/bench-tools/"; done
+    else
+        xe_log "bench: no strace on this machine (apt-get install strace): no strace pass"
+        BENCH_STRACE=0
+    fi
+fi
+XE_DIR_TREE=$XE_DIR
+XE_DIR=$STAGE
+
+# Time bound: per fio run RAMP + runtime + about 20 s (fio start-up and two
+# console handshakes under TCG), 3 backends; x1.5 for a loaded host.
+nj=$(echo "$BENCH_JOBS" | wc -w)
+ns=$(echo "$BENCH_STRACE_JOBS" | wc -w)
+[ "$BENCH_STRACE" = 1 ] || ns=0
+est=$((3 * nj * REPS * (RAMP + RUNTIME + 20) + 2 * ns * (RAMP + RUNTIME + 40) + RUNTIME + 240))
+[ "$WARMUP" -gt 0 ] && est=$((est + 3 * nj * (RAMP + WARMUP + 20)))
+export XE_SCENARIO_TIMEOUT=${XE_SCENARIO_TIMEOUT:-$((est * 3 / 2))}
+
+commit=$(git -C "$XE_DIR_TREE" rev-parse --short HEAD 2>/dev/null)
+bincommit=$(cat "$(dirname "$XE_QEMU_BIN")/COMMIT" 2>/dev/null | cut -c1-12)
+binsum=$(sha256sum "$XE_QEMU_BIN" | cut -c1-12)
+config="mode=$BENCH_MODE iothread=$BENCH_IOTHREAD reps=$REPS runtime=${RUNTIME}s ramp=${RAMP}s warmup=${WARMUP}s size=${BENCH_SIZE_MB}MiB/backend strace=$BENCH_STRACE"
+xe_log "bench: $config; about $((est / 60 + 1)) min (bound $((XE_SCENARIO_TIMEOUT / 60)) min); run directory $RUN"
 attempt=1
 while :; do
-    xe_boot "$RUN" bench XE_BENCH_REPS="$REPS" XE_BENCH_RUNTIME="$RUNTIME"
+    xe_boot "$RUN" bench XE_BENCH_MODE="$BENCH_MODE" XE_BENCH_IOTHREAD="$BENCH_IOTHREAD" \
+        XE_BENCH_REPS="$REPS" XE_BENCH_RUNTIME="$RUNTIME" XE_BENCH_RAMP="$RAMP" XE_BENCH_WARMUP="$WARMUP" \
+        XE_BENCH_JOBS="$BENCH_JOBS" XE_BENCH_SIZE_MB="$BENCH_SIZE_MB" XE_BENCH_STRACE="$BENCH_STRACE" \
+        XE_BENCH_STRACE_JOBS="$BENCH_STRACE_JOBS"
     xe_log "bench: $XE_BOOT_STATUS after $XE_BOOT_SECONDS s ($XE_BOOT_REASON)"
     [ "$XE_BOOT_STATUS" = infra ] && [ $attempt = 1 ] && { echo "INFRA bench: $XE_BOOT_REASON -- retrying once"; attempt=2; continue; }
     break
 done
 out="$RUN/share/out"
-csv="$RUN/bench.csv"
-summary="$RUN/bench-summary.csv"
-{ echo "backend,job,rep,bw_kib_s,iops,lat_us"; sed 's/^BENCH,//' "$out/bench.csv" 2>/dev/null; } > "$csv"
-if [ "$(wc -l < "$csv")" -le 1 ]; then
-    echo "bench: no results; logs: $RUN/serial.log, $out/"
-    grep '^FAIL' "$out/checks" 2>/dev/null | head
-    exit 1
-fi
-
-# Medians per backend and job.
-median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-jobs="read-1M-qd4 randread-4k-qd16 write-1M-qd4 randwrite-4k-qd16 randread-4k-qd1"
-echo "job,metric,pvscsi,kernel,xenblock,pvscsi/kernel,pvscsi/xenblock" > "$summary"
-printf '\n%-18s %-9s %12s %12s %12s %10s %12s\n' job metric xen-pvscsi kernel xen-block pv/kernel pv/xen-block
-for j in $jobs; do
-    case $j in
-        *-1M-*) metric=MiB/s col=4 ;;
-        *-qd1) metric=lat_us col=6 ;;
-        *) metric=IOPS col=5 ;;
-    esac
-    vals=()
-    for b in pvscsi kernel xenblock; do
-        v=$(awk -F, -v b="$b" -v j="$j" -v c="$col" 'NR > 1 && $1 == b && $2 == j {print $c}' "$csv" | median)
-        [ "$metric" = MiB/s ] && [ -n "$v" ] && v=$(awk -v v="$v" 'BEGIN {printf "%.1f", v / 1024}')
-        vals+=("${v:-NA}")
-    done
-    r1=$(awk -v a="${vals[0]}" -v b="${vals[1]}" 'BEGIN {if (b + 0 > 0 && a != "NA") printf "%.2f", a / b; else print "NA"}')
-    r2=$(awk -v a="${vals[0]}" -v b="${vals[2]}" 'BEGIN {if (b + 0 > 0 && a != "NA") printf "%.2f", a / b; else print "NA"}')
-    printf '%-18s %-9s %12s %12s %12s %10s %12s\n' "$j" "$metric" "${vals[0]}" "${vals[1]}" "${vals[2]}" "$r1" "$r2"
-    echo "$j,$metric,${vals[0]},${vals[1]},${vals[2]},$r1,$r2" >> "$summary"
-done
-echo
-echo "medians of $REPS repetitions x ${RUNTIME}s; for lat_us lower is better (ratio < 1 = pvscsi faster)"
-echo "raw results: $csv"
-echo "summary:     $summary"
+{
+    echo "config: $config"
+    echo "jobs: $BENCH_JOBS; strace pass: $([ "$BENCH_STRACE" = 1 ] && echo "$BENCH_STRACE_JOBS" || echo none)"
+    echo "QEMU: $XE_QEMU_BIN (sha256 $binsum${bincommit:+, COMMIT $bincommit}); tree $commit; run $STAMP ($XE_BOOT_SECONDS s, $XE_BOOT_STATUS)"
+} > "$RUN/bench-config.txt"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+"$PY" "$XE_DIR_TREE/lib/bench-report.py" "$RUN" "$XE_DIR_TREE/bench.gp"
+rc=$?
 nf=$(grep -c '^FAIL' "$out/checks" 2>/dev/null)
-[ "${nf:-0}" = 0 ] || { echo "bench: $nf checks failed:"; grep '^FAIL' "$out/checks"; exit 1; }
+[ "${nf:-0}" = 0 ] || { echo "bench: $nf checks failed:"; grep '^FAIL' "$out/checks"; rc=1; }
+[ "$XE_BOOT_STATUS" = done ] || { echo "bench: run $XE_BOOT_STATUS ($XE_BOOT_REASON); logs: $RUN/serial.log, $out/"; rc=1; }
+exit $rc

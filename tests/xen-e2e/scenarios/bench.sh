@@ -1,24 +1,135 @@
 #!/bin/bash
-# Benchmark (bench.sh): xen-pvscsi vs kernel xen-scsiback vs QEMU xen-block, one guest, same file
-# XE_TIMEOUT=1500
+# Benchmark (bench.sh): xen-pvscsi vs kernel xen-scsiback vs QEMU xen-block: speed and cost per I/O
+# XE_TIMEOUT=3600
 # XE_DEFAULT=0
-# One RAM-backed file in dom0 (/tmp: ext4 on brd), served three ways to
-# one guest at the same time:
-#   pvscsi    the project's QEMU: xen-pvscsi + scsi-hd (cache=none, aio=native)
-#   kernel    LIO fileio + xen-scsiback (backend type vscsi, vhost 9)
-#   xenblock  the same QEMU: xen-disk (qdisk; cache=none, aio=native)
-# fio in the guest, each job XE_BENCH_RUNTIME s (10), XE_BENCH_REPS
-# repetitions (3), backends interleaved within each repetition. Results:
-# "BENCH,backend,job,rep,bw_kib,iops,lat_us" lines on the guest console,
-# collected into $XE_OUT/bench.csv; tests/xen-e2e/bench.sh prints medians.
+# Run by tests/xen-e2e/bench.sh, which documents the variables and prints
+# the tables. One guest, three backends at the same time, each on its own
+# file of equal size on dom0's RAM-backed /tmp (ext4 on brd), written once
+# before anything is measured:
+#   pvscsi    the project's QEMU: xen-pvscsi + scsi-hd (vhost 0, 0:1:0)
+#   kernel    LIO + Linux xen-scsiback (backend type vscsi, vhost 9, 0:0:0)
+#   xenblock  the same QEMU process: xen-disk (qdisk, xvda)
+# Matched configurations (XE_BENCH_MODE):
+#   direct    LIO iblock on a loop device with direct I/O (losetup
+#             --direct-io=on)  vs  QEMU cache=none,aio=native
+#   buffered  LIO fileio with fd_buffered_io=1 (page cache, write cache
+#             emulated)  vs  QEMU cache=writeback,aio=threads
+# XE_BENCH_IOTHREAD=1: each QEMU device on its own -object iothread.
+#
+# Guest/dom0 protocol: every fio run in the guest is two jobs, "ramp"
+# (XE_BENCH_RAMP s, not reported; fio's ramp_time has no hook at its end)
+# and, after a stonewall, "m" (XE_BENCH_RUNTIME s, reported). The measured
+# job's exec_prerun/exec_postrun do an xe_sync handshake with dom0 over the
+# console ("XE-SYNC bms.TAG" / "XE-SYNC bme.TAG", TAG =
+# PHASE.BACKEND.JOB.REP): dom0 samples /proc/stat (all CPUs) and
+# /proc/QEMU/stat (utime+stime, all threads) before answering, so the
+# window holds exactly the I/Os fio reports for "m" (plus the handshake's
+# fraction of a second). dom0 reads the console with one "tail -F" and
+# otherwise sleeps in read: nothing else of the harness runs in dom0 while
+# a job is measured. PHASE: idle (guest sleeps: dom0's background load),
+# w (warm-up rep, discarded), m (measured reps), s (strace pass: dom0
+# attaches "strace -c -f" to every QEMU thread before answering bms and
+# stops it before answering bme; those jobs are not timed).
+# Results: $XE_OUT/bench.csv (guest: fio per job), bench-samples.csv
+# (dom0: CPU per window), strace/TAG.txt; bench.sh joins them.
 # SPDX-License-Identifier: GPL-2.0-or-later
 . "$XE_HARNESS/lib/dom0.sh"
 
+MODE=${XE_BENCH_MODE:-direct}
+IOTHREAD=${XE_BENCH_IOTHREAD:-0}
+SIZE=${XE_BENCH_SIZE_MB:-128}
+RT=${XE_BENCH_RUNTIME:-8}
+RAMP=${XE_BENCH_RAMP:-2}
+WARMUP=${XE_BENCH_WARMUP:-$RT}
+REPS=${XE_BENCH_REPS:-5}
+JOBS=${XE_BENCH_JOBS:-read-1M-qd4 write-1M-qd4 randread-4k-qd16 randwrite-4k-qd16 randread-4k-qd1}
+STRACE=${XE_BENCH_STRACE:-1}
+STRACE_JOBS=${XE_BENCH_STRACE_JOBS:-randread-4k-qd16 read-1M-qd4}
 WWN=naa.6001405000000001
-truncate -s 256M /tmp/bench.img
-check lio-fileio lio_fileio bench /tmp/bench.img || exit 1
-check lio-lun scsiback_lun $WWN 0 bench || exit 1
 
+# ------------------------------------------------------ LIO (configfs) ------
+# bench_lio_iblock NAME BLOCKDEV: an iblock backstore (target_core_iblock).
+bench_lio_iblock() {
+    modprobe -a target_core_mod target_core_iblock xen-scsiback || return 1
+    mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config || return 1
+    mkdir -p "$XE_LIO/core/iblock_0/$1" &&
+        echo "udev_path=$2" > "$XE_LIO/core/iblock_0/$1/control" &&
+        echo 1 > "$XE_LIO/core/iblock_0/$1/enable"
+}
+# bench_lio_fileio_buffered NAME FILE: fileio through the page cache
+# (fd_buffered_io=1: no O_DSYNC, LIO then reports a write cache, as QEMU's
+# cache=writeback does). lib/dom0.sh's lio_fileio leaves the default
+# (write-through, O_DSYNC).
+bench_lio_fileio_buffered() {
+    modprobe -a target_core_mod target_core_file xen-scsiback || return 1
+    mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config || return 1
+    mkdir -p "$XE_LIO/core/fileio_0/$1" &&
+        echo "fd_dev_name=$2,fd_dev_size=$(stat -c %s "$2"),fd_buffered_io=1" > "$XE_LIO/core/fileio_0/$1/control" &&
+        echo 1 > "$XE_LIO/core/fileio_0/$1/enable"
+}
+# bench_scsiback_lun WWN LUN HBA/NAME: as lib/dom0.sh's scsiback_lun, for
+# any backstore (core/HBA/NAME).
+bench_scsiback_lun() {
+    local t="$XE_LIO/xen-pvscsi/$1/tpgt_1"
+    mkdir -p "$t/lun/lun_$2" &&
+        ln -s "$XE_LIO/core/$3" "$t/lun/lun_$2/port" || return 1
+    if [ -z "$(cat "$t/nexus" 2>/dev/null)" ]; then
+        echo "naa.60014050000000ff" > "$t/nexus" || return 1
+    fi
+    [ -e "$t/enable" ] && echo 1 > "$t/enable"
+    return 0
+}
+
+# ------------------------------------------------------ backing files -------
+# One file per backend, equal size, every block written (random data) and
+# the page cache dropped before the guest starts.
+xe_say "bench: mode $MODE, iothread $IOTHREAD, ${SIZE} MiB per backend, reps $REPS x ${RT}s (ramp ${RAMP}s, warm-up ${WARMUP}s), jobs: $JOBS"
+dd if=/dev/urandom of=/tmp/bench-rnd bs=1M count=8 2>/dev/null
+for b in pvscsi kernel xenblock; do
+    rm -f "/tmp/bench-$b.img"
+    for _ in $(seq $((SIZE / 8))); do cat /tmp/bench-rnd; done > "/tmp/bench-$b.img"
+done
+rm -f /tmp/bench-rnd
+sync
+echo 3 > /proc/sys/vm/drop_caches
+check_sh backing-files "[ \$(stat -c %s /tmp/bench-pvscsi.img) = $((SIZE << 20)) ] && [ \$(stat -c %s /tmp/bench-kernel.img) = $((SIZE << 20)) ] && [ \$(stat -c %s /tmp/bench-xenblock.img) = $((SIZE << 20)) ]" || exit 1
+xe_say "backing files: $(du -m /tmp/bench-*.img | tr '\t\n' ': ')"
+
+case $MODE in
+    direct)
+        modprobe loop 2>/dev/null
+        LOOP=$(losetup --direct-io=on -f --show /tmp/bench-kernel.img)
+        check loop-device test -b "$LOOP" || exit 1
+        check_eq loop-direct-io "$(cat "/sys/block/${LOOP#/dev/}/loop/dio" 2>/dev/null)" 1 "/sys/block/${LOOP#/dev/}/loop/dio"
+        check lio-iblock bench_lio_iblock bench "$LOOP" || exit 1
+        check lio-lun bench_scsiback_lun $WWN 0 iblock_0/bench || exit 1
+        QOPTS=cache=none,aio=native
+        ;;
+    buffered)
+        check lio-fileio-buffered bench_lio_fileio_buffered bench /tmp/bench-kernel.img || exit 1
+        check lio-lun bench_scsiback_lun $WWN 0 fileio_0/bench || exit 1
+        QOPTS=cache=writeback,aio=threads
+        ;;
+    *) fail bench-mode "XE_BENCH_MODE=$MODE: direct or buffered"; exit 1 ;;
+esac
+xe_say "LIO: $(cat "$XE_LIO"/core/*_0/bench/info 2>/dev/null | xe_oneline)"
+xe_say "LIO write cache emulated: $(cat "$XE_LIO"/core/*_0/bench/attrib/emulate_write_cache 2>/dev/null)"
+
+# ------------------------------------------------------ strace for dom0 -----
+# bench.sh ships the host's strace (same Debian release as dom0) and its
+# libraries in lib/bench-tools/; copied into RAM once (9p mmaps are slow).
+ST=""
+if [ "$STRACE" = 1 ]; then
+    if [ -x "$XE_HARNESS/lib/bench-tools/strace" ]; then
+        mkdir -p /run/xe/bench-tools && cp "$XE_HARNESS"/lib/bench-tools/* /run/xe/bench-tools/ &&
+            ST=/run/xe/bench-tools/strace
+        check strace-runs env LD_LIBRARY_PATH=/run/xe/bench-tools $ST -V || ST=""
+    else
+        fail strace-shipped "no lib/bench-tools/strace on the share (bench.sh copies the host's /usr/bin/strace)"
+    fi
+fi
+
+# ------------------------------------------------------ guest ---------------
 guest_script bench <<'EOF_GUEST'
 xe_modprobe xen-scsifront xen-blkfront sd_mod sg
 check devices-appear xe_wait_for 90 '[ -n "$(xe_blockdev 0:1:0)" ] && [ -n "$(xe_blockdev 0:0:0)" ] && [ -b /dev/xvda ]' ||
@@ -29,45 +140,201 @@ XENBLOCK=/dev/xvda
 xe_say "pvscsi $PVSCSI ($(cat /sys/block/${PVSCSI#/dev/}/device/vendor)), kernel $KERNEL ($(cat /sys/block/${KERNEL#/dev/}/device/vendor)), xen-block $XENBLOCK"
 check_sh pvscsi-is-qemu "grep -q QEMU /sys/block/${PVSCSI#/dev/}/device/vendor"
 check_sh kernel-is-lio "grep -q LIO /sys/block/${KERNEL#/dev/}/device/vendor"
-# Lay the file out once (reads of never-written blocks are not I/O on a
-# sparse file).
-dd if=/dev/urandom of=/tmp/rnd bs=1M count=8 2>/dev/null
-for i in $(seq 0 23); do dd if=/tmp/rnd of="$PVSCSI" bs=1M seek=$((i * 8)) oflag=direct 2>/dev/null; done
-rm -f /tmp/rnd
-RT=${XE_BENCH_RUNTIME:-10}
-for rep in $(seq "${XE_BENCH_REPS:-3}"); do
-    for b in pvscsi kernel xenblock; do
-        case $b in pvscsi) dev=$PVSCSI ;; kernel) dev=$KERNEL ;; xenblock) dev=$XENBLOCK ;; esac
-        for job in "read 1M 4" "randread 4k 16" "write 1M 4" "randwrite 4k 16" "randread 4k 1"; do
-            set -- $job
-            name="$1-$2-qd$3"
-            if fio --name=b --filename="$dev" --rw="$1" --bs="$2" --iodepth="$3" --direct=1 \
-                   --ioengine=libaio --size=192M --runtime="$RT" --time_based \
-                   --output-format=terse --terse-version=3 --output=/tmp/b.out > /dev/null 2>&1; then
-                # terse v3: read bw/iops/lat-mean = 7/8/40, write = 48/49/81
-                line=$(grep '^3;' /tmp/b.out | awk -F';' -v b="$b" -v n="$name" -v r="$rep" '{
-                    if ($48 + 0 > 0) printf "BENCH,%s,%s,%s,%s,%s,%.0f\n", b, n, r, $48, $49, $81;
-                    else printf "BENCH,%s,%s,%s,%s,%s,%.0f\n", b, n, r, $7, $8, $40 }')
-                echo "$line"
-                check_ge "bench-$b-$name-rep$rep" "$(echo "$line" | cut -d, -f6 | cut -d. -f1)" 1 iops
-            else
-                fail "bench-$b-$name-rep$rep" "fio failed: $(tail -n 2 /tmp/b.out | xe_oneline)"
-            fi
-        done
-    done
+for d in $PVSCSI $KERNEL $XENBLOCK; do
+    d=${d#/dev/}
+    xe_say "$d: $(($(cat /sys/block/$d/size) / 2048)) MiB, max_sectors_kb $(cat /sys/block/$d/queue/max_sectors_kb), nr_requests $(cat /sys/block/$d/queue/nr_requests), write_cache $(cat /sys/block/$d/queue/write_cache)"
 done
+check_sh equal-sizes "[ $(cat /sys/block/${PVSCSI#/dev/}/size) = $(cat /sys/block/${KERNEL#/dev/}/size) ] && [ $(cat /sys/block/${PVSCSI#/dev/}/size) = $(cat /sys/block/xvda/size) ]"
+
+# The handshake of a measured window (see the scenario's header).
+cat > /tmp/bm.sh <<'EOF_BM'
+#!/bin/sh
+echo "XE-SYNC $1" > /dev/console
+end=$(($(cut -d. -f1 /proc/uptime) + 120))
+while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
+    l=$( { timeout 5 head -n 1 < /dev/console | tr -d '\r'; } 2>/dev/null)
+    [ "$l" = "$1" ] && exit 0
+done
+exit 1
+EOF_BM
+chmod +x /tmp/bm.sh
+
+NJOBS=0 NFAIL=0
+# bench_job PHASE BACKEND JOB REP RUNTIME
+bench_job() {
+    case $2 in pvscsi) dev=$PVSCSI ;; kernel) dev=$KERNEL ;; xenblock) dev=$XENBLOCK ;; esac
+    # JOB is RW-BS-qdN
+    rw=${3%%-*}
+    bs=${3#*-}
+    bs=${bs%%-*}
+    qd=${3##*-qd}
+    case $bs in *k) bsb=$((${bs%k} * 1024)) ;; *M) bsb=$((${bs%M} * 1048576)) ;; esac
+    tag="$1.$2.$3.$4"
+    ramp=""
+    [ "$XE_BENCH_RAMP" -gt 0 ] && ramp="--name=ramp --runtime=$XE_BENCH_RAMP"
+    NJOBS=$((NJOBS + 1))
+    # --thread --max-jobs: no fork of fio's large process and a small shared
+    # segment (each costs seconds in a PV guest under TCG)
+    # shellcheck disable=SC2086
+    if (cd /tmp && fio --thread --max-jobs=4 --output-format=terse --terse-version=3 --output=/tmp/b.out \
+            --filename="$dev" --direct=1 --ioengine=libaio --rw="$rw" --bs="$bs" --iodepth="$qd" \
+            --time_based --norandommap --randrepeat=0 \
+            $ramp --name=m --stonewall --runtime="$5" \
+            --exec_prerun="/tmp/bm.sh bms.$tag" --exec_postrun="/tmp/bm.sh bme.$tag" > /tmp/b.err 2>&1); then
+        # terse v3, job "m": read kb/bw/iops/runtime = 6/7/8/9, clat mean
+        # 16, clat percentiles 18-37; write: 47/48/49/50, 57, 59-78
+        line=$(grep '^3;' /tmp/b.out | awk -F';' -v t="$1,$2,$3,$4" -v bsb="$bsb" '$3 == "m" {
+            o = ($47 + 0 > 0) ? 41 : 0
+            p50 = p99 = ""
+            for (i = 18 + o; i <= 37 + o; i++) {
+                split($i, kv, "%=")
+                if (kv[1] + 0 == 50) p50 = kv[2]
+                if (kv[1] + 0 == 99) p99 = kv[2]
+            }
+            printf "BENCH,%s,%d,%s,%s,%s,%.1f,%s,%s,%s\n", t, $(6 + o) * 1024 / bsb, $(6 + o), $(7 + o), $(8 + o), $(16 + o), p50, p99, $(9 + o)
+        }')
+        if [ -n "$line" ]; then
+            echo "$line"
+        else
+            NFAIL=$((NFAIL + 1))
+            fail "bench-$tag" "no result line for job m: $(tail -n 2 /tmp/b.out | xe_oneline)"
+        fi
+    else
+        NFAIL=$((NFAIL + 1))
+        fail "bench-$tag" "fio failed: $(cat /tmp/b.err /tmp/b.out 2>/dev/null | tail -n 3 | xe_oneline)"
+    fi
+}
+
+# dom0's background load: the guest only sleeps
+/tmp/bm.sh bms.idle.none.idle.0 && sleep "$XE_BENCH_RUNTIME" && /tmp/bm.sh bme.idle.none.idle.0
+# rep 0: warm-up (discarded); reps 1..N measured; backend order rotated
+# per rep, backends interleaved per job
+ORDER="pvscsi kernel xenblock"
+for rep in $(seq 0 "$XE_BENCH_REPS"); do
+    if [ "$rep" = 0 ]; then
+        [ "$XE_BENCH_WARMUP" -gt 0 ] || continue
+        phase=w rt=$XE_BENCH_WARMUP
+    else
+        phase=m rt=$XE_BENCH_RUNTIME
+    fi
+    xe_say "rep $rep ($phase): order $ORDER"
+    for j in $XE_BENCH_JOBS; do
+        for b in $ORDER; do bench_job "$phase" "$b" "$j" "$rep" "$rt"; done
+    done
+    set -- $ORDER
+    ORDER="$2 $3 $1"
+done
+# separate pass: strace on every QEMU thread (dom0), QEMU backends only
+if [ "$XE_BENCH_STRACE" = 1 ]; then
+    for j in $XE_BENCH_STRACE_JOBS; do
+        for b in pvscsi xenblock; do bench_job s "$b" "$j" 0 "$XE_BENCH_RUNTIME"; done
+    done
+fi
+check_eq bench-jobs-ok "$NFAIL" 0 "failed fio runs of $NJOBS"
 EOF_GUEST
 
-domu_create bench --fat XE_BENCH_REPS="${XE_BENCH_REPS:-3}" XE_BENCH_RUNTIME="${XE_BENCH_RUNTIME:-10}" || exit 1
+domu_create bench --fat XE_BENCH_REPS="$REPS" XE_BENCH_RUNTIME="$RT" XE_BENCH_RAMP="$RAMP" \
+    XE_BENCH_WARMUP="$WARMUP" XE_BENCH_JOBS="$JOBS" XE_BENCH_STRACE="$([ -n "$ST" ] && echo 1 || echo 0)" \
+    XE_BENCH_STRACE_JOBS="$STRACE_JOBS" || exit 1
 check vscsi-nodes vscsi_attach vscsi "$DOMID" 9 "$WWN:0=9:0:0:0" || exit 1
-qemu_start bench \
-    -drive if=none,id=p0,file=/tmp/bench.img,format=raw,cache=none,aio=native,file.locking=off \
-    -device xen-pvscsi,id=vs0,vhost=0 \
+IOT=() PIOT="" BIOT=""
+if [ "$IOTHREAD" = 1 ]; then
+    IOT=(-object iothread,id=io0 -object iothread,id=io1)
+    PIOT=,iothread=io0 BIOT=,iothread=io1
+fi
+qemu_start bench "${IOT[@]}" \
+    -drive if=none,id=p0,file=/tmp/bench-pvscsi.img,format=raw,$QOPTS \
+    -device xen-pvscsi,id=vs0,vhost=0$PIOT \
     -device scsi-hd,bus=vs0.0,channel=0,scsi-id=1,lun=0,drive=p0 \
-    -drive if=none,id=b0,file=/tmp/bench.img,format=raw,cache=none,aio=native,file.locking=off \
-    -device xen-disk,vdev=xvda,drive=b0 || exit 1
+    -drive if=none,id=b0,file=/tmp/bench-xenblock.img,format=raw,$QOPTS \
+    -device xen-disk,vdev=xvda,drive=b0$BIOT || exit 1
+QPID=${XE_QEMU_PID[bench]}
+HZ=$(getconf CLK_TCK)
+LOG=$(domu_console bench)
+TTY=""
 domu_unpause bench || exit 1
-domu_wait bench $((XE_SCENARIO_TIMEOUT - 120))
-tr -d '\r' < "$(domu_console bench)" | grep -o 'BENCH,.*' > "$XE_OUT/bench.csv"
-check_ge bench-results "$(wc -l < "$XE_OUT/bench.csv")" 15 "result lines"
+for _ in $(seq 60); do
+    TTY=$(xs_read "/local/domain/$DOMID/console/tty")
+    [ -n "$TTY" ] && break
+    sleep 0.5
+done
+
+# ------------------------------------------------------ dom0 monitor --------
+# bm_stat: dom0's CPU ticks (all CPUs) and QEMU's, without forking.
+bm_stat() {
+    local cpu u n s i w irq sirq st rest f
+    read -r cpu u n s i w irq sirq st rest < /proc/stat
+    BM_BUSY=$((u + n + s + irq + sirq)) BM_IDLE=$((i + w)) BM_STEAL=$st
+    read -r BM_UP rest < /proc/uptime
+    if read -r -a f < "/proc/$QPID/stat"; then BM_Q=$((f[13] + f[14])); else BM_Q=0; fi
+}
+# bm_strace_start FILE: strace -c -f -p QEMU: attaches every thread of
+# QEMU ("Process N attached with M threads") and the threads created
+# while it runs; 0 once attached.
+STPID=""
+bm_strace_start() {
+    local _
+    LD_LIBRARY_PATH=/run/xe/bench-tools "$ST" -c -f -o "$1" -p "$QPID" 2> "$1.err" &
+    STPID=$!
+    for _ in $(seq 100); do
+        grep -q " attached" "$1.err" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+bm_release() { printf '%s\n' "$1" > "$TTY"; }
+
+mkdir -p "$XE_OUT/strace"
+echo "phase,backend,job,rep,window_s,dom0_busy_ticks,dom0_idle_ticks,dom0_steal_ticks,qemu_ticks,hz,t_start,t_end" > "$XE_OUT/bench-samples.csv"
+declare -A S0=()
+exec {tfd}< <(exec tail -n +1 -F -s 0.2 "$LOG" 2>/dev/null)
+TAILPID=$!
+deadline=$((SECONDS + XE_SCENARIO_TIMEOUT - 120))
+ok_done=0
+while :; do
+    if ! IFS= read -r -t $((RT + RAMP + 180)) -u "$tfd" line; then
+        if [ "$SECONDS" -ge "$deadline" ]; then fail bench-guest-done "no DONE from the guest in time"; break; fi
+        xl domid bench > /dev/null 2>&1 || { fail bench-guest-done "the guest vanished"; break; }
+        qemu_alive bench || xe_say "QEMU is gone"
+        continue
+    fi
+    line=${line%$'\r'}
+    case $line in
+        *"XE-SYNC bms."*)
+            tag=${line#*XE-SYNC bms.}
+            if [ "${tag%%.*}" = s ]; then
+                bm_strace_start "/tmp/strace-$tag.txt" || xe_say "strace: not all QEMU threads attached for $tag"
+            fi
+            bm_stat
+            S0[$tag]="$BM_UP $BM_BUSY $BM_IDLE $BM_STEAL $BM_Q"
+            bm_release "bms.$tag"
+            ;;
+        *"XE-SYNC bme."*)
+            tag=${line#*XE-SYNC bme.}
+            bm_stat
+            if [ -n "$STPID" ]; then
+                kill -INT "$STPID" 2>/dev/null
+                wait "$STPID"
+                STPID=""
+                cp "/tmp/strace-$tag.txt" "$XE_OUT/strace/$tag.txt" 2>/dev/null
+                cp "/tmp/strace-$tag.txt.err" "$XE_OUT/strace/$tag.err" 2>/dev/null
+            fi
+            if [ -n "${S0[$tag]:-}" ]; then
+                read -r up0 busy0 idle0 steal0 q0 <<< "${S0[$tag]}"
+                win=$(awk -v a="$up0" -v b="$BM_UP" 'BEGIN {printf "%.2f", b - a}')
+                echo "${tag//./,},$win,$((BM_BUSY - busy0)),$((BM_IDLE - idle0)),$((BM_STEAL - steal0)),$((BM_Q - q0)),$HZ,$up0,$BM_UP" >> "$XE_OUT/bench-samples.csv"
+            fi
+            bm_release "bme.$tag"
+            ;;
+        *"DONE rc="*) ok_done=1; break ;;
+    esac
+done
+kill "$TAILPID" 2>/dev/null
+exec {tfd}<&-
+[ "$ok_done" = 1 ] && domu_wait bench 60
+tr -d '\r' < "$LOG" | grep -o 'BENCH,.*' > "$XE_OUT/bench.csv"
+check_ge bench-results "$(grep -c '^BENCH,m,' "$XE_OUT/bench.csv")" 1 "measured result lines"
+qemu_alive bench && xe_say "QEMU $QPID: $(grep -E '^(VmHWM|Threads)' /proc/"$QPID"/status | xe_oneline)"
 qemu_stop bench
+[ -n "${LOOP:-}" ] && losetup -d "$LOOP" 2>/dev/null
+true

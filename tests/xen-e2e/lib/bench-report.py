@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+# Host side of tests/xen-e2e/bench.sh: reads a bench run directory (the
+# guest's BENCH lines from its console log, dom0's CPU samples, strace
+# summaries), prints the tables and writes the CSV files and the chart.
+#
+#   bench-report.py RUN_DIR [GNUPLOT_SCRIPT]
+#
+# Not run in dom0 (lib/ is copied to the share as a whole).
+# SPDX-License-Identifier: GPL-2.0-or-later
+import csv
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+BACKENDS = ["pvscsi", "kernel", "xenblock"]
+LABEL = {"pvscsi": "xen-pvscsi", "kernel": "kernel", "xenblock": "xen-block"}
+
+
+def metric_of(job):
+    """(name, key, higher_is_better) of a job's headline metric."""
+    if re.search(r"-\d+M-", job):
+        return "MiB/s", "mib_s", True
+    if job.endswith("-qd1"):
+        return "clat_us", "clat_mean_us", False
+    return "IOPS", "iops", True
+
+
+def num(s):
+    try:
+        return float(s)
+    except (TypeError, ValueError):
+        return None
+
+
+def med(v):
+    v = [x for x in v if x is not None]
+    return statistics.median(v) if v else None
+
+
+def fmt(v, nd=1):
+    if v is None:
+        return "NA"
+    if abs(v) >= 1000:
+        return f"{v:.0f}"
+    return f"{v:.{nd}f}"
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def main():
+    run = sys.argv[1]
+    gp = sys.argv[2] if len(sys.argv) > 2 else None
+    out = os.path.join(run, "share", "out")
+    cfg = ""
+    try:
+        with open(os.path.join(run, "bench-config.txt")) as f:
+            cfg = f.read().rstrip("\n")
+    except OSError:
+        pass
+    print()
+    print(cfg)
+
+    # guest: BENCH,phase,backend,job,rep,ios,kib,bw_kib_s,iops,clat_mean,p50,p99,runtime_ms
+    res = {}
+    order = []
+    try:
+        with open(os.path.join(out, "console", "guest-bench.log"), errors="replace") as f:
+            for line in f:
+                i = line.find("BENCH,")
+                if i < 0:
+                    continue
+                p = line[i:].strip().split(",")
+                if len(p) != 13:
+                    continue
+                key = tuple(p[1:5])
+                res[key] = {
+                    "ios": num(p[5]), "kib": num(p[6]), "bw_kib_s": num(p[7]), "iops": num(p[8]),
+                    "clat_mean_us": num(p[9]), "clat_p50_us": num(p[10]), "clat_p99_us": num(p[11]),
+                    "runtime_ms": num(p[12]),
+                }
+                order.append(key)
+    except OSError:
+        pass
+    # dom0: phase,backend,job,rep,window_s,busy,idle,steal,qemu,hz
+    smp = {}
+    try:
+        with open(os.path.join(out, "bench-samples.csv")) as f:
+            for r in csv.DictReader(f):
+                hz = num(r["hz"]) or 100.0
+                smp[(r["phase"], r["backend"], r["job"], r["rep"])] = {
+                    "window_s": num(r["window_s"]),
+                    "dom0_busy_us": num(r["dom0_busy_ticks"]) * 1e6 / hz,
+                    "dom0_idle_us": num(r["dom0_idle_ticks"]) * 1e6 / hz,
+                    "dom0_steal_us": num(r["dom0_steal_ticks"]) * 1e6 / hz,
+                    "qemu_us": num(r["qemu_ticks"]) * 1e6 / hz,
+                    "t_start": num(r.get("t_start")), "t_end": num(r.get("t_end")),
+                }
+    except (OSError, KeyError, TypeError):
+        pass
+    if not any(k[0] == "m" for k in res):
+        print("bench: no measured results; logs in", out)
+        return 1
+
+    idle = smp.get(("idle", "none", "idle", "0"))
+    base = idle["dom0_busy_us"] / idle["window_s"] if idle and idle["window_s"] else None
+    if idle:
+        print(f"dom0 background (guest asleep {idle['window_s']:.1f} s): {fmt(base, 0)} CPU-us per s "
+              f"(of {2e6:.0f} on 2 CPUs); QEMU idle: {fmt(idle['qemu_us'] / idle['window_s'], 0)} CPU-us per s")
+
+    # raw rows
+    rows = []
+    for key in order:
+        r = dict(res[key])
+        s = smp.get(key, {})
+        r["mib_s"] = r["bw_kib_s"] / 1024 if r["bw_kib_s"] is not None else None
+        ios = r["ios"]
+        for k in ("window_s", "dom0_busy_us", "qemu_us", "dom0_steal_us"):
+            r[k] = s.get(k)
+        # QEMU's utime+stime count time its vCPU was stolen (Xen PV
+        # sched_clock runs in wall time; Debian's 6.1 has no
+        # CONFIG_PARAVIRT_TIME_ACCOUNTING), dom0's /proc/stat does not:
+        # scaled by dom0's busy / (busy + steal) of the same window
+        bs = (r["dom0_busy_us"] or 0) + (r["dom0_steal_us"] or 0)
+        r["qemu_scaled_us"] = r["qemu_us"] * r["dom0_busy_us"] / bs if bs and r["qemu_us"] is not None else None
+        r["dom0_us_per_io"] = r["dom0_busy_us"] / ios if ios and r["dom0_busy_us"] is not None else None
+        r["dom0_net_us_per_io"] = ((r["dom0_busy_us"] - base * r["window_s"]) / ios
+                                   if ios and base is not None and r["dom0_busy_us"] is not None
+                                   and r["window_s"] else None)
+        r["qemu_us_per_io"] = r["qemu_us"] / ios if ios and r["qemu_us"] is not None else None
+        r["qemu_scaled_us_per_io"] = r["qemu_scaled_us"] / ios if ios and r["qemu_scaled_us"] is not None else None
+        rows.append((key, r))
+    cols = ["ios", "kib", "bw_kib_s", "mib_s", "iops", "clat_mean_us", "clat_p50_us", "clat_p99_us",
+            "runtime_ms", "window_s", "dom0_busy_us", "dom0_steal_us", "qemu_us", "qemu_scaled_us",
+            "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io"]
+    raw_csv = os.path.join(run, "bench-raw.csv")
+    with open(raw_csv, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["phase", "backend", "job", "rep"] + cols)
+        for key, r in rows:
+            w.writerow(list(key) + ["" if r[c] is None else (f"{r[c]:.3f}" if isinstance(r[c], float) else r[c])
+                                    for c in cols])
+
+    jobs = []
+    for key, _ in rows:
+        if key[0] == "m" and key[2] not in jobs:
+            jobs.append(key[2])
+    meas = {}
+    for key, r in rows:
+        if key[0] == "m":
+            meas.setdefault((key[1], key[2]), []).append(r)
+    nreps = max((len(v) for v in meas.values()), default=0)
+
+    # speed table
+    summ = []
+    print()
+    print(f"speed: min / median / max of {nreps} reps (warm-up rep discarded); "
+          f"ratios of the medians (lat: < 1 = xen-pvscsi faster)")
+    hdr = f"{'job':<18} {'metric':<8}" + "".join(f" {LABEL[b]:>22}" for b in BACKENDS) + f" {'pv/kernel':>9} {'pv/xen-blk':>10}"
+    print(hdr)
+    for j in jobs:
+        mname, mkey, hib = metric_of(j)
+        cells, mds = [], {}
+        for b in BACKENDS:
+            v = [r[mkey] for r in meas.get((b, j), []) if r[mkey] is not None]
+            if v:
+                mds[b] = statistics.median(v)
+                cells.append(f"{fmt(min(v))}/{fmt(mds[b])}/{fmt(max(v))}")
+            else:
+                mds[b] = None
+                cells.append("NA")
+        r1, r2 = ratio(mds["pvscsi"], mds["kernel"]), ratio(mds["pvscsi"], mds["xenblock"])
+        print(f"{j:<18} {mname:<8}" + "".join(f" {c:>22}" for c in cells) + f" {fmt(r1, 2):>9} {fmt(r2, 2):>10}")
+        for b in BACKENDS:
+            v = [r[mkey] for r in meas.get((b, j), []) if r[mkey] is not None]
+            p50 = med([r["clat_p50_us"] for r in meas.get((b, j), [])])
+            p99 = med([r["clat_p99_us"] for r in meas.get((b, j), [])])
+            summ.append({"job": j, "metric": mname, "backend": b, "n": len(v),
+                         "min": min(v) if v else None, "median": mds[b], "max": max(v) if v else None,
+                         "clat_p50_us": p50, "clat_p99_us": p99,
+                         "dom0_us_per_io": med([r["dom0_us_per_io"] for r in meas.get((b, j), [])]),
+                         "dom0_net_us_per_io": med([r["dom0_net_us_per_io"] for r in meas.get((b, j), [])]),
+                         "qemu_us_per_io": med([r["qemu_us_per_io"] for r in meas.get((b, j), [])]),
+                         "qemu_scaled_us_per_io": med([r["qemu_scaled_us_per_io"] for r in meas.get((b, j), [])]),
+                         "steal_share": med([r["dom0_steal_us"] / (r["dom0_steal_us"] + r["dom0_busy_us"])
+                                             for r in meas.get((b, j), [])
+                                             if r["dom0_steal_us"] is not None and r["dom0_busy_us"]]),
+                         "ratio_pv_kernel": r1 if b == "pvscsi" else None,
+                         "ratio_pv_xenblock": r2 if b == "pvscsi" else None})
+
+    def sm(j, b, k):
+        for s in summ:
+            if s["job"] == j and s["backend"] == b:
+                return s[k]
+        return None
+
+    # latency table
+    print()
+    print("completion latency (fio clat, us): median over reps of p50 / p99")
+    print(f"{'job':<18}" + "".join(f" {LABEL[b]:>16}" for b in BACKENDS) + f" {'p50 pv/kern':>11} {'p50 pv/xblk':>11}")
+    for j in jobs:
+        cells = [f"{fmt(sm(j, b, 'clat_p50_us'), 0)} / {fmt(sm(j, b, 'clat_p99_us'), 0)}" for b in BACKENDS]
+        print(f"{j:<18}" + "".join(f" {c:>16}" for c in cells)
+              + f" {fmt(ratio(sm(j, 'pvscsi', 'clat_p50_us'), sm(j, 'kernel', 'clat_p50_us')), 2):>11}"
+              + f" {fmt(ratio(sm(j, 'pvscsi', 'clat_p50_us'), sm(j, 'xenblock', 'clat_p50_us')), 2):>11}")
+
+    # cost table
+    print()
+    print("cost per I/O (medians over reps; TCG CPU-us, only ratios mean anything)")
+    print("  dom0: busy time of all dom0 CPUs (/proc/stat user+nice+system+irq+softirq) / I/Os fio reported;"
+          " net: minus dom0's background")
+    print("  QEMU: utime+stime of the QEMU process (includes time its vCPU was stolen); QEMU~: scaled by"
+          " dom0 busy/(busy+steal); steal: dom0's steal/(busy+steal)")
+    print(f"{'job':<18} {'backend':<10} {'dom0':>9} {'net':>9} {'QEMU':>9} {'QEMU~':>9} {'steal':>6}"
+          f" {'dom0 pv/this':>12}")
+    cost_rows = []
+    for j in jobs:
+        c1 = ratio(sm(j, "pvscsi", "dom0_us_per_io"), sm(j, "kernel", "dom0_us_per_io"))
+        c2 = ratio(sm(j, "pvscsi", "dom0_us_per_io"), sm(j, "xenblock", "dom0_us_per_io"))
+        cost_rows.append((j, c1, c2))
+        for b in BACKENDS:
+            sh = sm(j, b, "steal_share")
+            rr = {"pvscsi": "", "kernel": fmt(c1, 2), "xenblock": fmt(c2, 2)}[b]
+            print(f"{j if b == 'pvscsi' else '':<18} {LABEL[b]:<10} {fmt(sm(j, b, 'dom0_us_per_io')):>9}"
+                  f" {fmt(sm(j, b, 'dom0_net_us_per_io')):>9} {fmt(sm(j, b, 'qemu_us_per_io')):>9}"
+                  f" {fmt(sm(j, b, 'qemu_scaled_us_per_io')):>9} {'NA' if sh is None else f'{sh:.0%}':>6} {rr:>12}")
+    print("(kernel's QEMU columns: the QEMU process idling while LIO serves the I/O)")
+
+    # time per fio run (dom0's clock): the measured window and what lies between windows
+    ts = sorted((v["t_start"], v["t_end"]) for k, v in smp.items()
+                if k[0] in ("w", "m") and v.get("t_start") is not None)
+    if len(ts) > 1:
+        gaps = [b[0] - a[1] for a, b in zip(ts, ts[1:])]
+        print(f"time per fio run: measured window median {statistics.median(b - a for a, b in ts):.1f} s,"
+              f" between windows (fio start, ramp, handshakes) median {statistics.median(gaps):.1f} s")
+
+    summary_csv = os.path.join(run, "bench-summary.csv")
+    scols = ["job", "metric", "backend", "n", "min", "median", "max", "clat_p50_us", "clat_p99_us",
+             "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share",
+             "ratio_pv_kernel", "ratio_pv_xenblock"]
+    with open(summary_csv, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(scols)
+        for s in summ:
+            w.writerow(["" if s[c] is None else (f"{s[c]:.3f}" if isinstance(s[c], float) else s[c]) for c in scols])
+    cost_csv = os.path.join(run, "bench-cost.csv")
+    with open(cost_csv, "w", newline="") as f:
+        w = csv.writer(f)
+        cc = ("dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share")
+        w.writerow(["job", "backend"] + list(cc))
+        for s in summ:
+            w.writerow([s["job"], s["backend"]] + ["" if s[c] is None else f"{s[c]:.3f}" for c in cc])
+
+    # strace pass
+    st = {}
+    sdir = os.path.join(out, "strace")
+    if os.path.isdir(sdir):
+        for fn in sorted(os.listdir(sdir)):
+            m = re.match(r"s\.(\w+)\.([\w-]+)\.0\.txt$", fn)
+            if not m:
+                continue
+            calls = {}
+            with open(os.path.join(sdir, fn), errors="replace") as f:
+                for line in f:
+                    p = line.split()
+                    if len(p) >= 5 and re.match(r"^[\d.]+$", p[0]) and p[3].isdigit():
+                        calls[p[-1]] = int(p[3])
+            r = res.get(("s", m.group(1), m.group(2), "0"))
+            if calls and r and r["ios"]:
+                st[(m.group(1), m.group(2))] = (calls, r["ios"], r)
+    strace_csv = os.path.join(run, "bench-strace.csv")
+    if st:
+        keys = [k for j in jobs + [x[1] for x in st] for k in [("pvscsi", j), ("xenblock", j)] if k in st]
+        keys = list(dict.fromkeys(keys))
+        names = set()
+        for k in keys:
+            names |= set(st[k][0])
+        names.discard("total")
+        per = {k: {n: st[k][0].get(n, 0) / st[k][1] for n in names | {"total"}} for k in keys}
+        fixed = ["mmap", "munmap", "ioctl", "io_submit", "io_getevents", "read", "write", "ppoll",
+                 "pread64", "pwrite64", "preadv", "pwritev", "futex", "madvise"]
+        top = sorted(names, key=lambda n: -max(per[k][n] for k in keys))[:10]
+        show = ["total"] + [n for n in fixed if n in names] + [n for n in top if n not in fixed]
+        print()
+        print("syscalls per I/O (separate pass: strace -c -f on every QEMU thread; its speed is not reported)")
+        print(f"{'syscall':<14}" + "".join(f" {LABEL[k[0]] + ' ' + k[1]:>28}" for k in keys))
+        print(f"{'(I/Os)':<14}" + "".join(f" {st[k][1]:>28.0f}" for k in keys))
+        for n in show:
+            print(f"{n:<14}" + "".join(f" {per[k].get(n, 0):>28.2f}" for k in keys))
+        with open(strace_csv, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["backend", "job", "ios", "syscall", "calls", "calls_per_io"])
+            for k in keys:
+                for n in ["total"] + sorted(names):
+                    w.writerow([k[0], k[1], f"{st[k][1]:.0f}", n, st[k][0].get(n, 0), f"{per[k].get(n, 0):.4f}"])
+    else:
+        strace_csv = None
+        if os.path.isdir(sdir) or "strace=1" in cfg:
+            print("\nstrace pass: no results")
+
+    # chart
+    png = None
+    dat = os.path.join(run, "bench-ratios.dat")
+    with open(dat, "w") as f:
+        f.write("# job speed_pv_kernel speed_pv_xenblock dom0cost_pv_kernel dom0cost_pv_xenblock\n")
+        f.write("# speed: pvscsi/other (latency jobs: other/pvscsi), > 1 = xen-pvscsi faster;"
+                " cost: pvscsi/other dom0 CPU-us per I/O, > 1 = xen-pvscsi costs more\n")
+        for j in jobs:
+            _, mkey, hib = metric_of(j)
+            a, k, x = (sm(j, b, "median") for b in BACKENDS)
+            s1 = ratio(a, k) if hib else ratio(k, a)
+            s2 = ratio(a, x) if hib else ratio(x, a)
+            c = [cr for cr in cost_rows if cr[0] == j][0]
+            f.write(f"{j} " + " ".join("NaN" if v is None else f"{v:.4f}" for v in (s1, s2, c[1], c[2])) + "\n")
+    if gp and shutil.which("gnuplot"):
+        png = os.path.join(run, "bench-ratios.png")
+        title = cfg.splitlines()[0].replace("config: ", "") if cfg else ""
+        title = title.replace("_", "\\_")
+        p = subprocess.run(["gnuplot", "-e", f"dat='{dat}'; png='{png}'; ttl='{title}'", gp],
+                           capture_output=True, text=True)
+        if p.returncode != 0 or not os.path.exists(png):
+            print("gnuplot failed:", p.stderr.strip()[-300:])
+            png = None
+    elif gp:
+        print("\nno gnuplot on this machine (apt-get install gnuplot-nox): no chart")
+
+    print()
+    print("raw results:   ", raw_csv)
+    print("summary:       ", summary_csv)
+    print("cost per I/O:  ", cost_csv)
+    if strace_csv:
+        print("syscalls:      ", strace_csv)
+    print("ratios (data): ", dat)
+    if png:
+        print("chart:         ", png)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
