@@ -257,6 +257,7 @@ def main():
 
     # strace pass
     st = {}
+    nthreads = {}
     sdir = os.path.join(out, "strace")
     if os.path.isdir(sdir):
         for fn in sorted(os.listdir(sdir)):
@@ -269,6 +270,14 @@ def main():
                     p = line.split()
                     if len(p) >= 5 and re.match(r"^[\d.]+$", p[0]) and p[3].isdigit():
                         calls[p[-1]] = int(p[3])
+            try:
+                with open(os.path.join(sdir, fn[:-4] + ".err"), errors="replace") as f:
+                    for line in f:
+                        a = re.search(r"attached with (\d+) threads", line)
+                        if a:
+                            nthreads[(m.group(1), m.group(2))] = int(a.group(1))
+            except OSError:
+                pass
             r = res.get(("s", m.group(1), m.group(2), "0"))
             if calls and r and r["ios"]:
                 st[(m.group(1), m.group(2))] = (calls, r["ios"], r)
@@ -289,6 +298,7 @@ def main():
         print("syscalls per I/O (separate pass: strace -c -f on every QEMU thread; its speed is not reported)")
         print(f"{'syscall':<14}" + "".join(f" {LABEL[k[0]] + ' ' + k[1]:>28}" for k in keys))
         print(f"{'(I/Os)':<14}" + "".join(f" {st[k][1]:>28.0f}" for k in keys))
+        print(f"{'(threads)':<14}" + "".join(f" {nthreads.get(k, 'NA'):>28}" for k in keys))
         for n in show:
             print(f"{n:<14}" + "".join(f" {per[k].get(n, 0):>28.2f}" for k in keys))
         with open(strace_csv, "w", newline="") as f:
