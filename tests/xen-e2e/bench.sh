@@ -114,14 +114,16 @@ fi
 XE_DIR_TREE=$XE_DIR
 XE_DIR=$STAGE
 
-# Time bound: per fio run RAMP + runtime + about 20 s (fio start-up and two
-# console handshakes under TCG), 3 backends; x1.5 for a loaded host.
+# Time: a fio run takes RAMP + its runtime + about 4 s (fio's start, two
+# console handshakes; measured 2026-11-30, REPS=1 RUNTIME=3), 3 backends;
+# the strace pass about 15 s more per run. The bound (XE_SCENARIO_TIMEOUT)
+# allows twice that plus 5 min: a loaded host doubles TCG times.
 nj=$(echo "$BENCH_JOBS" | wc -w)
 ns=$(echo "$BENCH_STRACE_JOBS" | wc -w)
 [ "$BENCH_STRACE" = 1 ] || ns=0
-est=$((3 * nj * REPS * (RAMP + RUNTIME + 20) + 2 * ns * (RAMP + RUNTIME + 40) + RUNTIME + 240))
-[ "$WARMUP" -gt 0 ] && est=$((est + 3 * nj * (RAMP + WARMUP + 20)))
-export XE_SCENARIO_TIMEOUT=${XE_SCENARIO_TIMEOUT:-$((est * 3 / 2))}
+est=$((3 * nj * REPS * (RAMP + RUNTIME + 4) + 2 * ns * (RAMP + RUNTIME + 19) + RUNTIME + 240))
+[ "$WARMUP" -gt 0 ] && est=$((est + 3 * nj * (RAMP + WARMUP + 4)))
+export XE_SCENARIO_TIMEOUT=${XE_SCENARIO_TIMEOUT:-$((est * 2 + 300))}
 
 commit=$(git -C "$XE_DIR_TREE" rev-parse --short HEAD 2>/dev/null)
 bincommit=$(cat "$(dirname "$XE_QEMU_BIN")/COMMIT" 2>/dev/null | cut -c1-12)
