@@ -12,8 +12,10 @@ BUILD_PKGS="gcc make ninja-build pkg-config python3 python3-venv ccache
 # Unit tests, fuzzing and sanitizers.
 TEST_PKGS="clang libclang-rt-14-dev"
 # The nested-Xen end-to-end harness (outer VM, images built from packages).
+# make bench: strace (copied into dom0 for its syscall pass) and gnuplot-nox
+# (the ratio chart).
 E2E_PKGS="qemu-system-x86 qemu-utils busybox-static cpio debootstrap kmod
- sg3-utils"
+ sg3-utils strace gnuplot-nox"
 # From bookworm-backports (QEMU 10.0 needs meson >= 1.5).
 BPO_PKGS="meson python3-pycotap"
 
