@@ -306,11 +306,13 @@ static char *xen_pvscsi_get_name(XenDevice *xendev, Error **errp)
 }
 
 /*
- * The guest runs again after QEMU was stopped. If that was an `xl save -c`
- * (a checkpoint: the guest's suspend is cancelled), xen-scsifront has
- * paused its host and waits for the backend to be Connected again; the
- * ring is the same, so the backend writes its state anew. A frontend that
- * did not pause reads the backend's features again and goes on.
+ * The guest runs again after QEMU was stopped. If that was a checkpoint
+ * (a cancelled suspend), xen-scsifront has paused its host and waits for
+ * the backend to be Connected again; the ring is the same, so the backend
+ * writes its state anew. A frontend that did not pause reads the
+ * backend's features again and goes on. (libxl stops and continues QEMU
+ * around a save only for HVM guests: after `xl save -c` of a PV guest
+ * QEMU sees nothing, and `xen-vscsi kick` is still needed.)
  */
 static void xen_pvscsi_vm_state_change(void *opaque, bool running,
                                        RunState state)
