@@ -94,6 +94,26 @@ void xen_pvscsi_dataplane_drained_end(XenPVSCSIDataPlane *dataplane);
 void xen_pvscsi_dataplane_set_gone(XenPVSCSIDataPlane *dataplane,
                                    SCSIDevice *sdev, bool gone);
 
+/*
+ * The SCSIBusInfo of a bus whose requests come from a dataplane's ring;
+ * @begin/@end: the owner's drained_begin/drained_end, which find its
+ * dataplane and call xen_pvscsi_dataplane_drained_begin()/_end().
+ */
+#define XEN_PVSCSI_SCSI_BUS_INFO(begin, end) {                              \
+    .tcq = true,                                                            \
+    .max_channel = XEN_PVSCSI_MAX_CHANNEL,                                  \
+    .max_target = XEN_PVSCSI_MAX_TARGET,                                    \
+    .max_lun = XEN_PVSCSI_MAX_LUN,                                          \
+    .parse_cdb = xen_pvscsi_parse_cdb,                                      \
+    .transfer_data = xen_pvscsi_transfer_data,                              \
+    .get_sg_list = xen_pvscsi_get_sg_list,                                  \
+    .complete = xen_pvscsi_command_complete,                                \
+    .fail = xen_pvscsi_command_failed,                                      \
+    .cancel = xen_pvscsi_request_cancelled,                                 \
+    .drained_begin = (begin),                                               \
+    .drained_end = (end),                                                   \
+}
+
 /* SCSIBusInfo callbacks for the requests of the ring. */
 int xen_pvscsi_parse_cdb(SCSIDevice *dev, SCSICommand *cmd, uint8_t *buf,
                          size_t buf_len, void *hba_private);

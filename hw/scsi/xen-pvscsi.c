@@ -54,21 +54,8 @@ static void xen_pvscsi_drained_end(SCSIBus *bus)
     xen_pvscsi_dataplane_drained_end(s->dataplane);
 }
 
-static const struct SCSIBusInfo xen_pvscsi_scsi_info = {
-    .tcq = true,
-    .max_channel = XEN_PVSCSI_MAX_CHANNEL,
-    .max_target = XEN_PVSCSI_MAX_TARGET,
-    .max_lun = XEN_PVSCSI_MAX_LUN,
-
-    .parse_cdb = xen_pvscsi_parse_cdb,
-    .transfer_data = xen_pvscsi_transfer_data,
-    .get_sg_list = xen_pvscsi_get_sg_list,
-    .complete = xen_pvscsi_command_complete,
-    .fail = xen_pvscsi_command_failed,
-    .cancel = xen_pvscsi_request_cancelled,
-    .drained_begin = xen_pvscsi_drained_begin,
-    .drained_end = xen_pvscsi_drained_end,
-};
+static const struct SCSIBusInfo xen_pvscsi_scsi_info =
+    XEN_PVSCSI_SCSI_BUS_INFO(xen_pvscsi_drained_begin, xen_pvscsi_drained_end);
 
 /* vscsi-devs changed: a toolstack added or removes LUNs. */
 static void xen_pvscsi_devs_changed(void *opaque, const char *path)
