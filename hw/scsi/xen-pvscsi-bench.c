@@ -13,6 +13,7 @@
  *     -device xen-pvscsi-bench,node=n0,rw=randread,bs=4096,qd=16
  *
  * The LUN is a scsi-hd on that node at 0:0:0, created by the device.
+ * cycles=N starts and destroys N dataplanes first (their teardown).
  *
  * Prints one "XPVBENCH key=value ..." line and quits.
  *
@@ -26,6 +27,7 @@
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qemu/memalign.h"
+#include "qemu/rcu.h"
 #include "qemu/thread.h"
 #include "qemu/timer.h"
 #include "hw/qdev-properties.h"
@@ -54,6 +56,7 @@ struct XenPVSCSIBench {
     uint64_t warmup;
     uint64_t blocks;
     uint32_t abort_every;
+    uint32_t cycles;
 
     XenPVSCSIDataPlane *dp;
     Notifier init_done;
@@ -336,7 +339,7 @@ static const struct SCSIBusInfo bench_scsi_info =
 static void bench_realize(DeviceState *dev, Error **errp)
 {
     XenPVSCSIBench *s = XEN_PVSCSI_BENCH(dev);
-    unsigned int nr_pages = 1u << s->ring_order, slots;
+    unsigned int nr_pages = 1u << s->ring_order, slots, i;
     DeviceState *lun;
 
     xpv_alloc_count = dlsym(RTLD_DEFAULT, "xpv_alloc_count");
@@ -384,6 +387,22 @@ static void bench_realize(DeviceState *dev, Error **errp)
     qemu_sem_init(&s->rsp_sem, 0);
 
     scsi_bus_init(&s->bus, sizeof(s->bus), dev, &bench_scsi_info);
+    /*
+     * cycles=N: first start and destroy N dataplanes on the same ring, and
+     * wait for what their teardown left to RCU (their data buffers), as a
+     * device's unplug does.
+     */
+    for (i = 0; i < s->cycles; i++) {
+        XenPVSCSIDataPlane *dp;
+
+        dp = xen_pvscsi_dataplane_create_loopback(dev, dev->id ?: "bench",
+                                                  &s->bus, s->sg_grant,
+                                                  s->ring_order, s->iothread,
+                                                  &bench_transport, s);
+        xen_pvscsi_dataplane_loopback_start(dp, s->sring, nr_pages);
+        xen_pvscsi_dataplane_destroy(dp);
+        drain_call_rcu();
+    }
     s->dp = xen_pvscsi_dataplane_create_loopback(dev, dev->id ?: "bench",
                                                  &s->bus, s->sg_grant,
                                                  s->ring_order, s->iothread,
@@ -428,6 +447,7 @@ static const Property bench_props[] = {
     DEFINE_PROP_UINT64("warmup", XenPVSCSIBench, warmup, 20000),
     DEFINE_PROP_UINT64("blocks", XenPVSCSIBench, blocks, 2097152),
     DEFINE_PROP_UINT32("abort-every", XenPVSCSIBench, abort_every, 0),
+    DEFINE_PROP_UINT32("cycles", XenPVSCSIBench, cycles, 0),
     DEFINE_PROP_LINK("iothread", XenPVSCSIBench, iothread, TYPE_IOTHREAD,
                      IOThread *),
 };

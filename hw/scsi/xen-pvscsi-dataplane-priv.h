@@ -30,6 +30,7 @@ typedef struct XenPVSCSIPool XenPVSCSIPool;
 #define XEN_PVSCSI_BUF_MAX_PAGES    256
 
 typedef struct XenPVSCSIBufs {
+    struct rcu_head rcu;            /* first (call_rcu); as.rcu is as's */
     AddressSpace as;
     MemoryRegion mr;
     uint8_t *base;

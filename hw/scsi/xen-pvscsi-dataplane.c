@@ -234,7 +234,10 @@ static XenPVSCSIBufs *xen_pvscsi_bufs_new(XenPVSCSIDataPlane *dp,
     return bufs;
 }
 
-/* After the address space is gone (RCU callbacks run in order) */
+/*
+ * After the address space is gone: RCU callbacks run in the order they
+ * were queued, and address_space_destroy() queued its own on as.rcu.
+ */
 static void xen_pvscsi_bufs_free_rcu(XenPVSCSIBufs *bufs)
 {
     object_unparent(OBJECT(&bufs->mr));
@@ -247,7 +250,7 @@ static void xen_pvscsi_bufs_destroy(XenPVSCSIBufs *bufs)
 {
     if (bufs) {
         address_space_destroy(&bufs->as);
-        call_rcu(bufs, xen_pvscsi_bufs_free_rcu, as.rcu);
+        call_rcu(bufs, xen_pvscsi_bufs_free_rcu, rcu);
     }
 }
 
