@@ -73,15 +73,17 @@ xe_say "raw $RAW, qcow2 $QCOW, qcow2 (writeback metadata) $QWB; LUNs $HCTL"
 xe_writes() { echo $(( $(awk '{print $5}' "/sys/block/${RAW#/dev/}/stat") + $(awk '{print $5}' "/sys/block/${QCOW#/dev/}/stat") )); }
 xe_inflight() { for _d in "$RAW" "$QCOW" "$QWB"; do printf '%s ' "$(tr -s ' ' < "/sys/block/${_d#/dev/}/inflight")"; done; }
 
-# fio_round TAG OFFSET: fio verify on each LUN; dom0 moves the guest while
-# the write phase runs (xe_sync TAG), then the results.
+# fio_round TAG OFFSET [SIZE]: fio verify on each LUN; dom0 moves the guest
+# while the write phase runs (xe_sync TAG), then the results. SIZE (48M)
+# at 40 writes/s of 64 KiB per LUN: the write phase must outlast what dom0
+# does between the sync and the save (longer with xen-vscsi save).
 fio_round() {
     _tag=$1
     for _l in raw qcow2 qwb; do
         case $_l in raw) _d=$RAW ;; qcow2) _d=$QCOW ;; qwb) _d=$QWB ;; esac
         rm -f "/tmp/fio-$_tag-$_l.out"
         fio --output="/tmp/fio-$_tag-$_l.out" --name="$_l" --filename="$_d" --ioengine=libaio \
-            --direct=1 --iodepth=16 --rw=randwrite --bs=64k --size=48M --offset="$2" \
+            --direct=1 --iodepth=16 --rw=randwrite --bs=64k --size="${3:-48M}" --offset="$2" \
             --verify=crc32c --verify_fatal=1 --do_verify=1 > /dev/null 2>&1 &
         eval "_fio_$_l=\$!"
     done
@@ -133,7 +135,7 @@ xe_say "toolstack LUN $TS; LUNs $HCTL"
 check_eq ts-lun-wwid "$(ts_wwid)" "$SD_WWID"
 check ts-lun-io xe_rw_verify "$TS" 0 2 64K "oflag=direct iflag=direct"
 
-fio_round save2 0
+fio_round save2 0 112M
 check_eq save2-ts-lun-wwid "$(ts_wwid)" "$SD_WWID"
 check save2-ts-lun-io xe_rw_verify "$TS" 0 2 64K "oflag=direct iflag=direct"
 
@@ -141,7 +143,7 @@ check save2-ts-lun-io xe_rw_verify "$TS" 0 2 64K "oflag=direct iflag=direct"
 dd if=/dev/urandom of=/tmp/ts.pat bs=1M count=2 2>/dev/null
 dd if=/tmp/ts.pat of="$TS" bs=1M seek=4 oflag=direct conv=fsync 2>/dev/null
 TSMD5=$(md5sum < /tmp/ts.pat | cut -d' ' -f1)
-fio_round mig2 64M
+fio_round mig2 64M 64M
 check_eq mig2-ts-lun-wwid "$(ts_wwid)" "$SD_WWID"
 check_eq mig2-ts-lun-data "$(dd if="$TS" bs=1M skip=4 count=2 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)" "$TSMD5"
 
