@@ -122,36 +122,33 @@ for row in $rows; do
             check "$name-allocs-per-req" "$(v allocs_per_req)" '<=' "${XPV_ALLOCS_MAX:-8}"
     fi
 done
+# smoke_run NAME CTX DEVICE-OPTIONS: one smoke run of the bench device in
+# CTX (main or iothread); its exit status, no sanitizer report, no error.
+# Sets $line to its XPVBENCH line.
+smoke_run() {
+    local it= out rc
+    [ "$2" = iothread ] && it=",iothread=io0"
+    out=$(timeout 300 "$QEMU" -machine none -nodefaults -display none \
+        -object iothread,id=io0 -blockdev null-co,node-name=n0,size=1073741824 \
+        -device "xen-pvscsi-bench,node=n0,$3$it" 2>&1)
+    rc=$?
+    check "$2-$1-exit" "$rc" == 0
+    sanitizer "$2-$1" "$out"
+    line=$(grep '^XPVBENCH' <<< "$out")
+    check "$2-$1-errors" "$(field errors "$line")" == 0
+}
 if [ $smoke = 1 ]; then
-    # ABORTs while requests are in flight and copies are batched: every
-    # request answered once, the aborted ones with HOST_ABORT, no other
-    # error (also the thing to run under ASan: make check-asan runs this)
     for ctx in main iothread; do
-        it=
-        [ "$ctx" = iothread ] && it=",iothread=io0"
-        line=$(timeout 300 "$QEMU" -machine none -nodefaults -display none \
-            -object iothread,id=io0 -blockdev null-co,node-name=n0,size=1073741824 \
-            -device "xen-pvscsi-bench,node=n0,rw=randwrite,qd=15,abort-every=5,requests=$N,warmup=100$it" \
-            2>&1)
-        sanitizer "$ctx-abort-stress" "$line"
-        line=$(grep '^XPVBENCH' <<< "$line")
-        check "$ctx-abort-stress-errors" "$(field errors "$line")" == 0
+        # ABORTs while requests are in flight and copies are batched:
+        # every request answered once, the aborted ones with HOST_ABORT,
+        # no other error (also the thing to run under ASan: make
+        # check-asan runs this)
+        smoke_run abort-stress "$ctx" "rw=randwrite,qd=15,abort-every=5,requests=$N,warmup=100"
         check "$ctx-abort-stress-aborted" "$(field aborted "$line")" '>' 0
-    done
-    # Dataplanes started and destroyed before the run, their teardown
-    # (data buffers freed through RCU) waited for, as a device unplug
-    # does: QEMU must exit cleanly, under ASan without a report.
-    for ctx in main iothread; do
-        it=
-        [ "$ctx" = iothread ] && it=",iothread=io0"
-        line=$(timeout 300 "$QEMU" -machine none -nodefaults -display none \
-            -object iothread,id=io0 -blockdev null-co,node-name=n0,size=1073741824 \
-            -device "xen-pvscsi-bench,node=n0,rw=randread,qd=4,cycles=3,requests=2000,warmup=100$it" \
-            2>&1)
-        check "$ctx-teardown-exit" "$?" == 0
-        sanitizer "$ctx-teardown" "$line"
-        line=$(grep '^XPVBENCH' <<< "$line")
-        check "$ctx-teardown-errors" "$(field errors "$line")" == 0
+        # Dataplanes started and destroyed before the run, their teardown
+        # (data buffers freed through RCU) waited for, as a device unplug
+        # does.
+        smoke_run teardown "$ctx" "rw=randread,qd=4,cycles=3,requests=2000,warmup=100"
     done
 fi
 echo "results: $csv"
