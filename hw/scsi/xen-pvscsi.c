@@ -185,6 +185,17 @@ static void xen_pvscsi_frontend_changed(XenDevice *xendev,
             if (!xen_pvscsi_start(s)) {
                 return;
             }
+            /*
+             * A reconfiguration (7) a toolstack wrote while no frontend
+             * was connected: the frontend reads it as it starts watching
+             * us and answers with its own 7; we answer 8 and it adds the
+             * LUNs. Connected now would race with that: the frontend, at
+             * 7, takes our 4 for a connect (no LUN is added while it is
+             * not Initialised) and may read our 8 only after we left it.
+             */
+            if (backend_state == XenbusStateReconfiguring) {
+                break;
+            }
             xen_device_backend_set_state(xendev, XenbusStateConnected);
         }
         if (frontend_state == XenbusStateConnected) {

@@ -49,6 +49,10 @@ lun_trace() {
     sed -n "s/^[0-9]*@\([0-9.]*\):xen_pvscsi_lun_state vhost $1 $2 state \([0-9]*\) -> \([0-9]*\)\$/\1 \2 \3/p" /tmp/sm-trace.log
 }
 trace_count() { grep -c "xen_pvscsi_connect vhost $1 " /tmp/sm-trace.log; }
+# be_states VHOST: the states QEMU set on the vhost's backend node, in order
+be_states() {
+    sed -n "s/^[0-9]*@[0-9.]*:xen_device_backend_state type: xen-pvscsi name: $1 -> XenbusState//p" /tmp/sm-trace.log
+}
 
 # ------------------------------------------------------------ images, scsi_debug --
 truncate -s 32M /tmp/base.img /tmp/inuse.img /tmp/v1.img /tmp/v2.img /tmp/hot-a.img \
@@ -177,6 +181,7 @@ qemu_start g -msg timestamp=on -D /tmp/sm-trace.log \
     -trace enable=xen_pvscsi_connect -trace enable=xen_pvscsi_disconnect \
     -trace enable=xen_pvscsi_frontend_changed -trace enable=xen_pvscsi_lun_state \
     -trace enable=xen_pvscsi_lun_plug -trace enable=xen_pvscsi_lun_unplug \
+    -trace enable=xen_device_backend_state \
     -chardev socket,id=qev,path=/run/xe-qev.sock,server=on,wait=off -mon chardev=qev,mode=control \
     -drive if=none,id=d0,file=/tmp/base.img,format=raw,cache=none,aio=native \
     -drive if=none,id=dc,file=/tmp/inuse.img,format=raw,cache=none,aio=native \
@@ -399,8 +404,14 @@ if part 7 && domu_sync g r7a-unbound 400 240; then
     xenstore-write "$B1/state" 7
     sleep 1
     check_eq r7a-be-7-written "$(xs_read "$B1/state")" 7
+    bs0=$(be_states 1 | wc -l)
     domu_release g r7a-unbound
     check_xs r7a-be-connected "$B1/state" 4 60
+    # The 7 stays until the frontend answers it with its own 7: our first
+    # state after the bind is 8, then 4. A 4 first raced with that answer
+    # (the frontend went Connected without adding the LUN).
+    check_match r7a-be-reconfigured-first "$(be_states 1 | tail -n +$((bs0 + 1)) | tr '\n' ' ')" \
+        '^Reconfigured Connected ' "QEMU's vhost 1 states after the bind"
     check_xs r7a-lun-connected "$B1/vscsi-devs/$(xs_dev_of "$B1" 1:0:6:0)/state" 4 30
     check_eq r7a-ring-mapped "$(gnt_maps)" $((maps0 + 1)) "gntdev mappings in QEMU (before the bind: $maps0)"
     check_eq r7a-connect-traced "$(trace_count 1)" $((conn0 + 1)) "xen_pvscsi_connect vhost 1 lines"
