@@ -57,20 +57,7 @@ done
 for v in $QDS $NJOBS; do [[ $v =~ ^[0-9]+$ ]] || xe_die "QDS/NJOBS: numbers, not '$v'"; done
 for v in $RWS; do [[ $v =~ ^(randread|randwrite|read|write)$ ]] || xe_die "RWS: bad mode '$v'"; done
 case $LUN_QD in default | max) ;; *) xe_die "LUN_QD=$LUN_QD: default or max" ;; esac
-[ -x "$XE_QEMU_BIN" ] || xe_die "no project QEMU at $XE_QEMU_BIN (make build)"
-bash "$XE_DIR/images.sh" || xe_die "images.sh failed"
-# shellcheck disable=SC1091
-. "$XE_CACHE/images.env"
-
-STAMP=$(date +%Y%m%d-%H%M%S)
-RUN="$XE_CACHE/runs/bench-multipage-$STAMP"
-# The harness as of now, in a staging copy that xe_boot puts on the share:
-# edits to the tree while this run waits for the outer-VM lock do not
-# reach it.
-STAGE=$(mktemp -d /tmp/xe-mpbench-stage.XXXXXX) || xe_die "mktemp failed"
-trap 'rm -rf "$STAGE"' EXIT
-cp -r "$XE_DIR/lib" "$XE_DIR/scenarios" "$STAGE/"
-XE_DIR_TREE=$XE_DIR
+xe_bench_prepare bench-multipage
 XE_DIR=$STAGE
 
 # Time bound: per fio run (5 backends x RWS per rep) its jobs at ramp +

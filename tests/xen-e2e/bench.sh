@@ -86,20 +86,8 @@ case $BENCH_MODE in direct | buffered) ;; *) xe_die "BENCH_MODE=$BENCH_MODE: dir
 for j in $BENCH_JOBS $BENCH_STRACE_JOBS; do
     [[ $j =~ ^(read|write|randread|randwrite)-[0-9]+[kM]-qd[0-9]+$ ]] || xe_die "bad job '$j' (RW-BS-qdN, e.g. randread-4k-qd16)"
 done
-[ -x "$XE_QEMU_BIN" ] || xe_die "no project QEMU at $XE_QEMU_BIN (make build)"
-bash "$XE_DIR/images.sh" || xe_die "images.sh failed"
-# shellcheck disable=SC1091
-. "$XE_CACHE/images.env"
-
-STAMP=$(date +%Y%m%d-%H%M%S)
-RUN="$XE_CACHE/runs/bench-$STAMP"
-# The harness as of now (scenario and lib), plus the host's strace and its
-# libraries for dom0, in a staging copy that xe_boot puts on the share:
-# edits to the tree while this run waits for the outer-VM lock do not
-# reach it.
-STAGE=$(mktemp -d /tmp/xe-bench-stage.XXXXXX) || xe_die "mktemp failed"
-trap 'rm -rf "$STAGE"' EXIT
-cp -r "$XE_DIR/lib" "$XE_DIR/scenarios" "$STAGE/"
+xe_bench_prepare bench
+# dom0 gets the host's strace and its libraries in the staged harness
 if [ "$BENCH_STRACE" = 1 ]; then
     if command -v strace > /dev/null; then
         mkdir -p "$STAGE/lib/bench-tools"
@@ -111,7 +99,6 @@ if [ "$BENCH_STRACE" = 1 ]; then
         BENCH_STRACE=0
     fi
 fi
-XE_DIR_TREE=$XE_DIR
 XE_DIR=$STAGE
 
 # Time: a fio run takes RAMP + its runtime + about 4 s (fio's start, two

@@ -438,21 +438,24 @@ tgt_lun_params() {
 # ------------------------------------------------- kernel xen-scsiback (LIO) --
 XE_LIO=/sys/kernel/config/target
 
-# lio_fileio NAME FILE: a LIO fileio backstore on FILE (whole file).
+# lio_fileio NAME FILE [PARAMS]: a LIO fileio backstore on FILE (whole
+# file); PARAMS: more control parameters (",fd_buffered_io=1").
 lio_fileio() {
     modprobe -a target_core_mod target_core_file xen-scsiback || return 1
     mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config || return 1
     mkdir -p "$XE_LIO/core/fileio_0/$1" &&
-        echo "fd_dev_name=$2,fd_dev_size=$(stat -c %s "$2")" > "$XE_LIO/core/fileio_0/$1/control" &&
+        echo "fd_dev_name=$2,fd_dev_size=$(stat -c %s "$2")${3:-}" > "$XE_LIO/core/fileio_0/$1/control" &&
         echo 1 > "$XE_LIO/core/fileio_0/$1/enable"
 }
 
-# scsiback_lun WWN LUN BACKSTORE: export the backstore as LUN of the
-# xen-pvscsi target port WWN (p-dev "WWN:LUN" in xenstore).
+# scsiback_lun WWN LUN BACKSTORE: export the backstore (NAME of
+# lio_fileio, or HBA/NAME for any other) as LUN of the xen-pvscsi target
+# port WWN (p-dev "WWN:LUN" in xenstore).
 scsiback_lun() {
-    local t="$XE_LIO/xen-pvscsi/$1/tpgt_1"
+    local t="$XE_LIO/xen-pvscsi/$1/tpgt_1" bs=$3
+    [ "${bs#*/}" = "$bs" ] && bs=fileio_0/$bs
     mkdir -p "$t/lun/lun_$2" &&
-        ln -s "$XE_LIO/core/fileio_0/$3" "$t/lun/lun_$2/port" || return 1
+        ln -s "$XE_LIO/core/$bs" "$t/lun/lun_$2/port" || return 1
     if [ -z "$(cat "$t/nexus" 2>/dev/null)" ]; then
         echo "naa.60014050000000ff" > "$t/nexus" || return 1
     fi

@@ -77,3 +77,23 @@ xe_qemu_runtime_pkgs() {
     # must not change the rootfs key between the two builds)
     done | grep -v -x -E 'libc6|libgcc-s1|' | sort -u
 }
+
+# xe_bench_prepare NAME: what a bench run needs first: the project QEMU
+# and the images (images.env sourced). Sets STAMP, RUN (its run directory
+# runs/NAME-STAMP), XE_DIR_TREE (this tree) and STAGE: a copy of the
+# harness (lib, scenarios), removed at exit. Point XE_DIR at STAGE before
+# xe_boot: edits to the tree while the run waits for the outer-VM lock
+# then do not reach it.
+xe_bench_prepare() {
+    [ -x "$XE_QEMU_BIN" ] || xe_die "no project QEMU at $XE_QEMU_BIN (make build)"
+    bash "$XE_DIR/images.sh" || xe_die "images.sh failed"
+    # shellcheck disable=SC1091
+    . "$XE_CACHE/images.env"
+    STAMP=$(date +%Y%m%d-%H%M%S)
+    RUN="$XE_CACHE/runs/$1-$STAMP"
+    STAGE=$(mktemp -d "/tmp/xe-$1-stage.XXXXXX") || xe_die "mktemp failed"
+    # shellcheck disable=SC2064
+    trap "rm -rf '$STAGE'" EXIT
+    cp -r "$XE_DIR/lib" "$XE_DIR/scenarios" "$STAGE/"
+    XE_DIR_TREE=$XE_DIR
+}

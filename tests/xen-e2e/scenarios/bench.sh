@@ -56,29 +56,6 @@ bench_lio_iblock() {
         echo "udev_path=$2" > "$XE_LIO/core/iblock_0/$1/control" &&
         echo 1 > "$XE_LIO/core/iblock_0/$1/enable"
 }
-# bench_lio_fileio_buffered NAME FILE: fileio through the page cache
-# (fd_buffered_io=1: no O_DSYNC, LIO then reports a write cache, as QEMU's
-# cache=writeback does). lib/dom0.sh's lio_fileio leaves the default
-# (write-through, O_DSYNC).
-bench_lio_fileio_buffered() {
-    modprobe -a target_core_mod target_core_file xen-scsiback || return 1
-    mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config || return 1
-    mkdir -p "$XE_LIO/core/fileio_0/$1" &&
-        echo "fd_dev_name=$2,fd_dev_size=$(stat -c %s "$2"),fd_buffered_io=1" > "$XE_LIO/core/fileio_0/$1/control" &&
-        echo 1 > "$XE_LIO/core/fileio_0/$1/enable"
-}
-# bench_scsiback_lun WWN LUN HBA/NAME: as lib/dom0.sh's scsiback_lun, for
-# any backstore (core/HBA/NAME).
-bench_scsiback_lun() {
-    local t="$XE_LIO/xen-pvscsi/$1/tpgt_1"
-    mkdir -p "$t/lun/lun_$2" &&
-        ln -s "$XE_LIO/core/$3" "$t/lun/lun_$2/port" || return 1
-    if [ -z "$(cat "$t/nexus" 2>/dev/null)" ]; then
-        echo "naa.60014050000000ff" > "$t/nexus" || return 1
-    fi
-    [ -e "$t/enable" ] && echo 1 > "$t/enable"
-    return 0
-}
 
 # ------------------------------------------------------ backing files -------
 # One file per backend, equal size, every block written (random data) and
@@ -102,12 +79,14 @@ case $MODE in
         check loop-device test -b "$LOOP" || exit 1
         check_eq loop-direct-io "$(cat "/sys/block/${LOOP#/dev/}/loop/dio" 2>/dev/null)" 1 "/sys/block/${LOOP#/dev/}/loop/dio"
         check lio-iblock bench_lio_iblock bench "$LOOP" || exit 1
-        check lio-lun bench_scsiback_lun $WWN 0 iblock_0/bench || exit 1
+        check lio-lun scsiback_lun $WWN 0 iblock_0/bench || exit 1
         QOPTS=cache=none,aio=native
         ;;
     buffered)
-        check lio-fileio-buffered bench_lio_fileio_buffered bench /tmp/bench-kernel.img || exit 1
-        check lio-lun bench_scsiback_lun $WWN 0 fileio_0/bench || exit 1
+        # fileio through the page cache (fd_buffered_io=1: no O_DSYNC, LIO
+        # then reports a write cache, as QEMU's cache=writeback does)
+        check lio-fileio-buffered lio_fileio bench /tmp/bench-kernel.img ,fd_buffered_io=1 || exit 1
+        check lio-lun scsiback_lun $WWN 0 fileio_0/bench || exit 1
         QOPTS=cache=writeback,aio=threads
         ;;
     *) fail bench-mode "XE_BENCH_MODE=$MODE: direct or buffered"; exit 1 ;;
