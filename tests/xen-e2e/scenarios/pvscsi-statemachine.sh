@@ -14,7 +14,8 @@
 #      DEVICE_DELETED after it), data intact in dom0
 #  7a  vhost 1: frontend unbound, a toolstack writes backend state 7, the
 #      frontend binds again: QEMU must map the ring (it is not connected,
-#      whatever the backend state node says)
+#      whatever the backend state node says) and keep the 7 until the
+#      frontend answers it (8, then 4: a 4 first can lose the LUN)
 #  7b  vhost 2: a toolstack removes it (online 0, state 5) and the frontend
 #      node goes back to Initialised: QEMU must not connect again
 # SM_PARTS (below) selects parts while developing.
