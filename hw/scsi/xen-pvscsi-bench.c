@@ -336,6 +336,21 @@ static void bench_drained_end(SCSIBus *bus)
 static const struct SCSIBusInfo bench_scsi_info =
     XEN_PVSCSI_SCSI_BUS_INFO(bench_drained_begin, bench_drained_end);
 
+/* A dataplane on @s's bus and fake guest memory, started on its ring */
+static XenPVSCSIDataPlane *bench_dataplane_start(XenPVSCSIBench *s,
+                                                 DeviceState *dev,
+                                                 unsigned int nr_pages)
+{
+    XenPVSCSIDataPlane *dp;
+
+    dp = xen_pvscsi_dataplane_create_loopback(dev, dev->id ?: "bench",
+                                              &s->bus, s->sg_grant,
+                                              s->ring_order, s->iothread,
+                                              &bench_transport, s);
+    s->kick = xen_pvscsi_dataplane_loopback_start(dp, s->sring, nr_pages);
+    return dp;
+}
+
 static void bench_realize(DeviceState *dev, Error **errp)
 {
     XenPVSCSIBench *s = XEN_PVSCSI_BENCH(dev);
@@ -393,21 +408,10 @@ static void bench_realize(DeviceState *dev, Error **errp)
      * device's unplug does.
      */
     for (i = 0; i < s->cycles; i++) {
-        XenPVSCSIDataPlane *dp;
-
-        dp = xen_pvscsi_dataplane_create_loopback(dev, dev->id ?: "bench",
-                                                  &s->bus, s->sg_grant,
-                                                  s->ring_order, s->iothread,
-                                                  &bench_transport, s);
-        xen_pvscsi_dataplane_loopback_start(dp, s->sring, nr_pages);
-        xen_pvscsi_dataplane_destroy(dp);
+        xen_pvscsi_dataplane_destroy(bench_dataplane_start(s, dev, nr_pages));
         drain_call_rcu();
     }
-    s->dp = xen_pvscsi_dataplane_create_loopback(dev, dev->id ?: "bench",
-                                                 &s->bus, s->sg_grant,
-                                                 s->ring_order, s->iothread,
-                                                 &bench_transport, s);
-    s->kick = xen_pvscsi_dataplane_loopback_start(s->dp, s->sring, nr_pages);
+    s->dp = bench_dataplane_start(s, dev, nr_pages);
 
     /*
      * The LUN: scsi-hd on @node at 0:0:0 (-device cannot reach the bus of
