@@ -27,7 +27,7 @@
 #   xe_qmp NAME JSON...            QMP commands to a started QEMU
 #   tgt_start / tgt_kill / tgt_target / tgt_lun / tgt_lun_params
 #                                  tgtd (iSCSI target) on 127.0.0.1
-#   lio_fileio / scsiback_lun / vscsi_attach   kernel xen-scsiback setup
+#   lio_backstore / lio_fileio / scsiback_lun / vscsi_attach   kernel xen-scsiback setup
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 # shellcheck source=check.sh
@@ -438,14 +438,20 @@ tgt_lun_params() {
 # ------------------------------------------------- kernel xen-scsiback (LIO) --
 XE_LIO=/sys/kernel/config/target
 
+# lio_backstore MODULE HBA/NAME CONTROL: a LIO backstore (core/HBA/NAME)
+# of the target_core_MODULE backend, configured with CONTROL, enabled.
+lio_backstore() {
+    modprobe -a target_core_mod "target_core_$1" xen-scsiback || return 1
+    mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config || return 1
+    mkdir -p "$XE_LIO/core/$2" &&
+        echo "$3" > "$XE_LIO/core/$2/control" &&
+        echo 1 > "$XE_LIO/core/$2/enable"
+}
+
 # lio_fileio NAME FILE [PARAMS]: a LIO fileio backstore on FILE (whole
 # file); PARAMS: more control parameters (",fd_buffered_io=1").
 lio_fileio() {
-    modprobe -a target_core_mod target_core_file xen-scsiback || return 1
-    mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config || return 1
-    mkdir -p "$XE_LIO/core/fileio_0/$1" &&
-        echo "fd_dev_name=$2,fd_dev_size=$(stat -c %s "$2")${3:-}" > "$XE_LIO/core/fileio_0/$1/control" &&
-        echo 1 > "$XE_LIO/core/fileio_0/$1/enable"
+    lio_backstore file "fileio_0/$1" "fd_dev_name=$2,fd_dev_size=$(stat -c %s "$2")${3:-}"
 }
 
 # scsiback_lun WWN LUN BACKSTORE: export the backstore (NAME of

@@ -47,16 +47,6 @@ STRACE=${XE_BENCH_STRACE:-1}
 STRACE_JOBS=${XE_BENCH_STRACE_JOBS:-randread-4k-qd16 read-1M-qd4}
 WWN=naa.6001405000000001
 
-# ------------------------------------------------------ LIO (configfs) ------
-# bench_lio_iblock NAME BLOCKDEV: an iblock backstore (target_core_iblock).
-bench_lio_iblock() {
-    modprobe -a target_core_mod target_core_iblock xen-scsiback || return 1
-    mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config || return 1
-    mkdir -p "$XE_LIO/core/iblock_0/$1" &&
-        echo "udev_path=$2" > "$XE_LIO/core/iblock_0/$1/control" &&
-        echo 1 > "$XE_LIO/core/iblock_0/$1/enable"
-}
-
 # ------------------------------------------------------ backing files -------
 # One file per backend, equal size, every block written (random data) and
 # the page cache dropped before the guest starts.
@@ -78,7 +68,7 @@ case $MODE in
         LOOP=$(losetup --direct-io=on -f --show /tmp/bench-kernel.img)
         check loop-device test -b "$LOOP" || exit 1
         check_eq loop-direct-io "$(cat "/sys/block/${LOOP#/dev/}/loop/dio" 2>/dev/null)" 1 "/sys/block/${LOOP#/dev/}/loop/dio"
-        check lio-iblock bench_lio_iblock bench "$LOOP" || exit 1
+        check lio-iblock lio_backstore iblock iblock_0/bench "udev_path=$LOOP" || exit 1
         check lio-lun scsiback_lun $WWN 0 iblock_0/bench || exit 1
         QOPTS=cache=none,aio=native
         ;;
