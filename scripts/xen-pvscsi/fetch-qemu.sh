@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 series="$XPV_ROOT/patches/series"
-stamp_want="$XPV_QEMU_DEB_VERSION $(cat "$series" $(sed "s|^|$XPV_ROOT/patches/|" "$series") 2>/dev/null | sha256sum | cut -c1-16)"
+stamp_want="$XPV_QEMU_DEB_VERSION $(cat "$series" $(grep -v -e "^#" -e "^$" "$series" | sed "s|^|$XPV_ROOT/patches/|") 2>/dev/null | sha256sum | cut -c1-16)"
 
 if [ -n "${XPV_QEMU_SRC_EXTERNAL:-}" ]; then
     # ./configure --qemu-src=DIR: use that tree as it is (patched by its owner
