@@ -80,6 +80,19 @@ commit "hw/block/xen-block: poll the ring in an IOThread" \
 "$(sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/0011-hw-block-xen-block-poll-the-ring-in-an-IOThread.patch" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" \
     patches/0011-hw-block-xen-block-poll-the-ring-in-an-IOThread.patch
 
+# Cheaper requests for every device (measured with xen-pvscsi's bench).
+commit "coroutine: keep the local pool's last batch when it runs empty" \
+"$(sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/0012-coroutine-keep-the-local-pool-s-last-batch.patch" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" \
+    patches/0012-coroutine-keep-the-local-pool-s-last-batch.patch
+
+commit "aio: reuse freed AIOCBs per thread" \
+"$(sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/0013-aio-reuse-freed-AIOCBs-per-thread.patch" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" \
+    patches/0013-aio-reuse-freed-AIOCBs-per-thread.patch
+
+commit "scsi-disk: leave the medium check of a transfer to the block layer" \
+"$(sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/0014-scsi-disk-leave-the-medium-check-of-a-transfer-to-the-block.patch" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" \
+    patches/0014-scsi-disk-leave-the-medium-check-of-a-transfer-to-the-block.patch
+
 commit "include/hw/xen: add the vscsiif (PV SCSI) protocol header" \
 "The ring protocol of Xen's PV SCSI devices (structures, actions, result
 codes, xenstore nodes), in the form QEMU keeps Xen's public io headers." \
@@ -199,8 +212,10 @@ The only other vscsiif backend is the Linux kernel's xen-scsiback.
 The {n} patches: two changes the device needs from QEMU and one that
 xen-block gets from the second (DMA to RAM that QEMU allocated itself
 under Xen, for the device's own data buffers; polling a Xen device's
-ring in an IOThread; xen-block using it); the protocol header; the
-request engine with its unit
+ring in an IOThread; xen-block using it); three that make a request
+cheaper for every device (a coroutine pool that stops allocating at
+queue depth 1, AIOCBs reused per thread, one redundant medium check per
+SCSI transfer gone); the protocol header; the request engine with its unit
 test; the dataplane (ring, grant copies, ABORT/RESET); the LUN table and
 hot-plug; LUNs written by a toolstack (RFC: p-dev resolution policy);
 the device; a functional test; docs; MAINTAINERS.
