@@ -9,8 +9,9 @@ set -euo pipefail
 BUILD_PKGS="gcc make ninja-build pkg-config python3 python3-venv ccache
  libglib2.0-dev zlib1g-dev libfdt-dev libpixman-1-dev libxen-dev libiscsi-dev libaio-dev liburing-dev
  dpkg-dev xz-utils bzip2 git perl rsync patch"
-# Unit tests, fuzzing and sanitizers.
-TEST_PKGS="clang libclang-rt-14-dev"
+# Unit tests, fuzzing, sanitizers; make bench-native: valgrind (instructions
+# per request).
+TEST_PKGS="clang libclang-rt-14-dev valgrind"
 # The nested-Xen end-to-end harness (outer VM, images built from packages).
 # make bench: strace (copied into dom0 for its syscall pass) and gnuplot-nox
 # (the ratio chart).
