@@ -48,6 +48,10 @@ def fmt(v, nd=1):
     return f"{v:.{nd}f}"
 
 
+def pct(v):
+    return "NA" if v is None else f"{v:.0%}"
+
+
 def ratio(a, b):
     return a / b if a is not None and b else None
 
@@ -98,6 +102,11 @@ def main():
                     "dom0_idle_us": num(r["dom0_idle_ticks"]) * 1e6 / hz,
                     "dom0_steal_us": num(r["dom0_steal_ticks"]) * 1e6 / hz,
                     "qemu_us": num(r["qemu_ticks"]) * 1e6 / hz,
+                    # user/system split (runs before 2026-11-30 lack it)
+                    "dom0_sys_us": num(r.get("dom0_sys_ticks")) * 1e6 / hz
+                    if r.get("dom0_sys_ticks") else None,
+                    "qemu_user_us": num(r.get("qemu_user_ticks")) * 1e6 / hz
+                    if r.get("qemu_user_ticks") else None,
                     "t_start": num(r.get("t_start")), "t_end": num(r.get("t_end")),
                 }
     except (OSError, KeyError, TypeError):
@@ -119,8 +128,13 @@ def main():
         s = smp.get(key, {})
         r["mib_s"] = r["bw_kib_s"] / 1024 if r["bw_kib_s"] is not None else None
         ios = r["ios"]
-        for k in ("window_s", "dom0_busy_us", "qemu_us", "dom0_steal_us"):
+        for k in ("window_s", "dom0_busy_us", "qemu_us", "dom0_steal_us", "dom0_sys_us", "qemu_user_us"):
             r[k] = s.get(k)
+        # shares of kernel time in dom0's busy time, of user time in QEMU's
+        r["dom0_sys_share"] = (r["dom0_sys_us"] / r["dom0_busy_us"]
+                               if r["dom0_sys_us"] is not None and r["dom0_busy_us"] else None)
+        r["qemu_user_share"] = (r["qemu_user_us"] / r["qemu_us"]
+                                if r["qemu_user_us"] is not None and r["qemu_us"] else None)
         # QEMU's utime+stime count time its vCPU was stolen (Xen PV
         # sched_clock runs in wall time; Debian's 6.1 has no
         # CONFIG_PARAVIRT_TIME_ACCOUNTING), dom0's /proc/stat does not:
@@ -136,7 +150,8 @@ def main():
         rows.append((key, r))
     cols = ["ios", "kib", "bw_kib_s", "mib_s", "iops", "clat_mean_us", "clat_p50_us", "clat_p99_us",
             "runtime_ms", "window_s", "dom0_busy_us", "dom0_steal_us", "qemu_us", "qemu_scaled_us",
-            "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io"]
+            "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io",
+            "dom0_sys_share", "qemu_user_share"]
     raw_csv = os.path.join(run, "bench-raw.csv")
     with open(raw_csv, "w", newline="") as f:
         w = csv.writer(f)
@@ -189,6 +204,8 @@ def main():
                          "steal_share": med([r["dom0_steal_us"] / (r["dom0_steal_us"] + r["dom0_busy_us"])
                                              for r in meas.get((b, j), [])
                                              if r["dom0_steal_us"] is not None and r["dom0_busy_us"]]),
+                         "dom0_sys_share": med([r["dom0_sys_share"] for r in meas.get((b, j), [])]),
+                         "qemu_user_share": med([r["qemu_user_share"] for r in meas.get((b, j), [])]),
                          "ratio_pv_kernel": r1 if b == "pvscsi" else None,
                          "ratio_pv_xenblock": r2 if b == "pvscsi" else None})
 
@@ -215,8 +232,9 @@ def main():
           " net: minus dom0's background")
     print("  QEMU: utime+stime of the QEMU process (includes time its vCPU was stolen); QEMU~: scaled by"
           " dom0 busy/(busy+steal); steal: dom0's steal/(busy+steal)")
+    print("  sys: kernel share of dom0's busy time (system+irq+softirq); usr: user share of QEMU's (utime)")
     print(f"{'job':<18} {'backend':<10} {'dom0':>9} {'net':>9} {'QEMU':>9} {'QEMU~':>9} {'steal':>6}"
-          f" {'dom0 pv/this':>12}")
+          f" {'sys':>5} {'usr':>5} {'dom0 pv/this':>12}")
     cost_rows = []
     for j in jobs:
         c1 = ratio(sm(j, "pvscsi", "dom0_us_per_io"), sm(j, "kernel", "dom0_us_per_io"))
@@ -227,7 +245,8 @@ def main():
             rr = {"pvscsi": "", "kernel": fmt(c1, 2), "xenblock": fmt(c2, 2)}[b]
             print(f"{j if b == 'pvscsi' else '':<18} {LABEL[b]:<10} {fmt(sm(j, b, 'dom0_us_per_io')):>9}"
                   f" {fmt(sm(j, b, 'dom0_net_us_per_io')):>9} {fmt(sm(j, b, 'qemu_us_per_io')):>9}"
-                  f" {fmt(sm(j, b, 'qemu_scaled_us_per_io')):>9} {'NA' if sh is None else f'{sh:.0%}':>6} {rr:>12}")
+                  f" {fmt(sm(j, b, 'qemu_scaled_us_per_io')):>9} {'NA' if sh is None else f'{sh:.0%}':>6}"
+                  f" {pct(sm(j, b, 'dom0_sys_share')):>5} {pct(sm(j, b, 'qemu_user_share')):>5} {rr:>12}")
     print("(kernel's QEMU columns: the QEMU process idling while LIO serves the I/O)")
 
     # time per fio run (dom0's clock): the measured window and what lies between windows
@@ -241,7 +260,7 @@ def main():
     summary_csv = os.path.join(run, "bench-summary.csv")
     scols = ["job", "metric", "backend", "n", "min", "median", "max", "clat_p50_us", "clat_p99_us",
              "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share",
-             "ratio_pv_kernel", "ratio_pv_xenblock"]
+             "dom0_sys_share", "qemu_user_share", "ratio_pv_kernel", "ratio_pv_xenblock"]
     with open(summary_csv, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(scols)
@@ -250,7 +269,8 @@ def main():
     cost_csv = os.path.join(run, "bench-cost.csv")
     with open(cost_csv, "w", newline="") as f:
         w = csv.writer(f)
-        cc = ("dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share")
+        cc = ("dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share",
+              "dom0_sys_share", "qemu_user_share")
         w.writerow(["job", "backend"] + list(cc))
         for s in summ:
             w.writerow([s["job"], s["backend"]] + ["" if s[c] is None else f"{s[c]:.3f}" for c in cc])

@@ -22,7 +22,7 @@
 # job's exec_prerun/exec_postrun do an xe_sync handshake with dom0 over the
 # console ("XE-SYNC bms.TAG" / "XE-SYNC bme.TAG", TAG =
 # PHASE.BACKEND.JOB.REP): dom0 samples /proc/stat (all CPUs) and
-# /proc/QEMU/stat (utime+stime, all threads) before answering, so the
+# /proc/QEMU/stat (utime, stime, all threads) before answering, so the
 # window holds exactly the I/Os fio reports for "m" (plus the handshake's
 # fraction of a second). dom0 reads the console with one "tail -F" and
 # otherwise sleeps in read: nothing else of the harness runs in dom0 while
@@ -234,8 +234,13 @@ bm_stat() {
     local cpu u n s i w irq sirq st rest f
     read -r cpu u n s i w irq sirq st rest < /proc/stat
     BM_BUSY=$((u + n + s + irq + sirq)) BM_IDLE=$((i + w)) BM_STEAL=$st
+    BM_SYS=$((s + irq + sirq))
     read -r BM_UP rest < /proc/uptime
-    if read -r -a f < "/proc/$QPID/stat"; then BM_Q=$((f[13] + f[14])); else BM_Q=0; fi
+    if read -r -a f < "/proc/$QPID/stat"; then
+        BM_Q=$((f[13] + f[14])) BM_QU=${f[13]}
+    else
+        BM_Q=0 BM_QU=0
+    fi
 }
 # bm_strace_start FILE: strace -c -f -p QEMU: attaches every thread of
 # QEMU ("Process N attached with M threads") and the threads created
@@ -254,7 +259,7 @@ bm_strace_start() {
 bm_release() { printf '%s\n' "$1" > "$TTY"; }
 
 mkdir -p "$XE_OUT/strace"
-echo "phase,backend,job,rep,window_s,dom0_busy_ticks,dom0_idle_ticks,dom0_steal_ticks,qemu_ticks,hz,t_start,t_end" > "$XE_OUT/bench-samples.csv"
+echo "phase,backend,job,rep,window_s,dom0_busy_ticks,dom0_idle_ticks,dom0_steal_ticks,qemu_ticks,hz,t_start,t_end,dom0_sys_ticks,qemu_user_ticks" > "$XE_OUT/bench-samples.csv"
 declare -A S0=()
 exec {tfd}< <(exec tail -n +1 -F -s 0.2 "$LOG" 2>/dev/null)
 TAILPID=$!
@@ -275,7 +280,7 @@ while :; do
                 bm_strace_start "/tmp/strace-$tag.txt" || xe_say "strace: not all QEMU threads attached for $tag"
             fi
             bm_stat
-            S0[$tag]="$BM_UP $BM_BUSY $BM_IDLE $BM_STEAL $BM_Q"
+            S0[$tag]="$BM_UP $BM_BUSY $BM_IDLE $BM_STEAL $BM_Q $BM_SYS $BM_QU"
             bm_release "bms.$tag"
             ;;
         *"XE-SYNC bme."*)
@@ -289,9 +294,9 @@ while :; do
                 cp "/tmp/strace-$tag.txt.err" "$XE_OUT/strace/$tag.err" 2>/dev/null
             fi
             if [ -n "${S0[$tag]:-}" ]; then
-                read -r up0 busy0 idle0 steal0 q0 <<< "${S0[$tag]}"
+                read -r up0 busy0 idle0 steal0 q0 sys0 qu0 <<< "${S0[$tag]}"
                 win=$(awk -v a="$up0" -v b="$BM_UP" 'BEGIN {printf "%.2f", b - a}')
-                echo "${tag//./,},$win,$((BM_BUSY - busy0)),$((BM_IDLE - idle0)),$((BM_STEAL - steal0)),$((BM_Q - q0)),$HZ,$up0,$BM_UP" >> "$XE_OUT/bench-samples.csv"
+                echo "${tag//./,},$win,$((BM_BUSY - busy0)),$((BM_IDLE - idle0)),$((BM_STEAL - steal0)),$((BM_Q - q0)),$HZ,$up0,$BM_UP,$((BM_SYS - sys0)),$((BM_QU - qu0))" >> "$XE_OUT/bench-samples.csv"
             fi
             bm_release "bme.$tag"
             ;;
