@@ -206,7 +206,7 @@ static void *bench_thread(void *opaque)
     XenPVSCSIBench *s = opaque;
     uint64_t total = s->warmup + s->requests, submitted = 0, completed = 0;
     uint64_t lba = 0, errors = 0, t0 = 0, proc0 = 0, proc1, a0 = 0;
-    uint64_t copies0 = 0, segs0 = 0, notifies0 = 0, waits = 0;
+    uint64_t copies0 = 0, segs0 = 0, notifies0 = 0, waits = 0, kicks = 0;
     unsigned int *free_slots = g_new(unsigned int, s->qd);
     unsigned int nr_free = s->qd, i;
     uint64_t aborts = 0, aborted = 0;
@@ -246,6 +246,9 @@ static void *bench_thread(void *opaque)
         RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&s->front, notify);
         if (notify) {
             event_notifier_set(s->kick);
+            if (t0) {
+                kicks++;
+            }
         }
         do {
             RING_IDX rp = s->front.sring->rsp_prod;
@@ -282,7 +285,9 @@ static void *bench_thread(void *opaque)
             RING_FINAL_CHECK_FOR_RESPONSES(&s->front, more);
             if (!more && !got) {
                 qemu_sem_wait(&s->rsp_sem);
-                waits++;
+                if (t0) {
+                    waits++;
+                }
             }
         } while (!got);
     }
@@ -295,7 +300,7 @@ static void *bench_thread(void *opaque)
            " backend_cpu_ns_per_req=%.0f req_per_s_per_core=%.0f"
            " copy_calls_per_req=%.3f copy_segs_per_req=%.2f"
            " notifies_per_req=%.3f allocs_per_req=%s%.2f"
-           " frontend_waits_per_req=%.3f aborts=%" PRIu64
+           " frontend_waits_per_req=%.3f kicks_per_req=%.3f aborts=%" PRIu64
            " aborted=%" PRIu64 "\n",
            s->rw, s->bs, s->qd, !!s->iothread, s->requests, errors,
            wall / n, (proc1 - proc0 - fe_ns) / n,
@@ -304,7 +309,7 @@ static void *bench_thread(void *opaque)
            (qatomic_read(&s->copy_segs) - segs0) / n,
            (qatomic_read(&s->notifies) - notifies0) / n,
            xpv_alloc_count ? "" : "NA:", (allocs() - a0) / n, waits / n,
-           aborts, aborted);
+           kicks / n, aborts, aborted);
     fflush(stdout);
     g_free(free_slots);
     qemu_system_shutdown_request(SHUTDOWN_CAUSE_HOST_QMP_QUIT);

@@ -18,14 +18,21 @@
 #       0013 removed the other five: a coroutine pool batch per coroutine,
 #       the AIOCBs); and an ABORT stress (abort-every=5 at QD15): no
 #       errors, aborts seen
+#   scripts/xen-pvscsi/bench-native.sh --profile [CTX RW BS QD]
+#       where one request's instructions go (default iothread randread
+#       4096 16): callgrind's self cost per function in two runs (2000
+#       and 6000 requests), the difference per request, largest first,
+#       and the sum per source file
 #   REQUESTS=N (200000 per row; 4 % of them for 508 KiB rows)
 #   XPV_BENCH_INSNS=0: no instruction counts (the full table has them
 #       when valgrind is installed; the smoke never)
 #
 # Columns: wall ns and backend CPU ns per request (process CPU minus the
 # frontend thread's), requests per second per core of backend CPU, grant
-# copy calls, copied segments, notifies and allocations (malloc family,
-# counted by an LD_PRELOAD shim, tests/bench/alloc-count.c) per request.
+# copy calls, copied segments, notifies (backend to frontend), kicks
+# (frontend to backend, when req_event asks for one) and allocations
+# (malloc family, counted by an LD_PRELOAD shim,
+# tests/bench/alloc-count.c) per request.
 # Instructions per request (full table): user-space instructions of all
 # of QEMU's threads, counted by valgrind (cachegrind, no cache
 # simulation) in two runs of 2000 and 6000 requests (80 and 240 for
@@ -39,8 +46,9 @@
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
-smoke=0
+smoke=0 profile=0
 [ "${1:-}" = --smoke ] && smoke=1
+[ "${1:-}" = --profile ] && profile=1
 QEMU="$XPV_BUILD/qemu-system-x86_64"
 QIMG="$XPV_BUILD/qemu-img"
 [ -x "$QEMU" ] && [ -x "$QIMG" ] || xpv_die "no QEMU build in $XPV_BUILD (make build)"
@@ -52,6 +60,38 @@ shim="$out/alloc-count.so"
 src="$XPV_ROOT/tests/bench/alloc-count.c"
 if [ ! -f "$shim" ] || [ "$src" -nt "$shim" ]; then
     cc -O2 -shared -fPIC -o "$shim" "$src" || xpv_die "cannot build $shim"
+fi
+
+if [ $profile = 1 ]; then
+    command -v valgrind > /dev/null || xpv_die "--profile needs valgrind (make deps)"
+    ctx=${2:-iothread} rw=${3:-randread} bs=${4:-4096} qd=${5:-16}
+    it=
+    [ "$ctx" = iothread ] && it=",iothread=io0"
+    n1=2000 n2=6000
+    [ "$bs" -gt 65536 ] && n1=80 n2=240
+    tmp=$(mktemp -d)
+    for n in $n1 $n2; do
+        valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$n" "$QEMU" -machine none \
+            -nodefaults -display none -object iothread,id=io0 \
+            -blockdev null-co,node-name=n0,size=1073741824 \
+            -device "xen-pvscsi-bench,node=n0,rw=$rw,bs=$bs,qd=$qd,requests=$n,warmup=$((n1 / 4))$it" \
+            > /dev/null 2>&1 || xpv_die "callgrind run failed ($tmp)"
+        # self cost per function: "COUNT<TAB>file:function"
+        callgrind_annotate --inclusive=no --tree=none --threshold=100 "$tmp/cg.$n" |
+            sed -n 's/^ *\([0-9,]*\) ([ 0-9.]*%)  \([^ ]*:[^ ]*\).*/\1\t\2/p' | tr -d , |
+            sed 's|\t.*/|\t|' > "$tmp/fn.$n"
+    done
+    echo "instructions per request, $ctx $rw $bs QD$qd (callgrind, all threads; $((n2 - n1)) requests):"
+    awk -F'\t' -v n=$((n2 - n1)) 'NR == FNR { a[$2] = $1; next }
+        { d = ($1 - a[$2]) / n; if (d >= 0.5) { t += d; f = $2; sub(/:.*/, "", f); byf[f] += d;
+          printf "%8.0f  %s\n", d, $2 } }
+        END { printf "%8.0f  TOTAL\n", t > "/dev/stderr";
+              for (f in byf) printf "%8.0f  %s (file)\n", byf[f], f > "/dev/stderr" }' \
+        "$tmp/fn.$n1" "$tmp/fn.$n2" 2> "$tmp/files" | sort -rn | head -"${TOP:-40}"
+    echo "per source file:"
+    sort -rn "$tmp/files" | head -"${TOP:-40}"
+    rm -rf "$tmp"
+    exit 0
 fi
 
 # Under ASan (make check-asan) the sanitizer owns malloc: no counting.
@@ -69,7 +109,7 @@ if [ $smoke = 0 ] && [ "${XPV_BENCH_INSNS:-1}" = 1 ]; then
 fi
 [ "${XPV_SANITIZERS:-}" = 1 ] && insns=0
 csv="$out/results-$(date +%Y%m%d-%H%M%S).csv"
-echo "ctx,rw,bs,qd,wall_ns,cpu_ns,req_per_s_core,copies,segs,notifies,allocs,errors,qemu_img_cpu_ns,insns,qemu_img_insns" > "$csv"
+echo "ctx,rw,bs,qd,wall_ns,cpu_ns,req_per_s_core,copies,segs,notifies,kicks,allocs,errors,qemu_img_cpu_ns,insns,qemu_img_insns" > "$csv"
 fails=0
 check() {    # NAME VALUE OP LIMIT
     if awk -v v="$2" -v l="$4" "BEGIN { exit !(v $3 l) }"; then
@@ -134,7 +174,7 @@ else
         rows+=" $ctx:randread:4096:1 $ctx:randread:4096:16 $ctx:randwrite:4096:1 $ctx:randwrite:4096:16 $ctx:read:520192:4 $ctx:write:520192:4"
     done
 fi
-printf '%-9s %-10s %7s %3s %9s %9s %10s %7s %7s %8s %7s %11s %7s %10s\n' ctx rw bs qd wall_ns cpu_ns req/s/core copies segs notifies allocs qemu-img_ns insns qemu-img_i
+printf '%-9s %-10s %7s %3s %9s %9s %10s %7s %7s %8s %6s %7s %11s %7s %10s\n' ctx rw bs qd wall_ns cpu_ns req/s/core copies segs notifies kicks allocs qemu-img_ns insns qemu-img_i
 for row in $rows; do
     IFS=: read -r ctx rw bs qd <<< "$row"
     n=$N
@@ -160,11 +200,11 @@ for row in $rows; do
         img_ins=$(img_insns "$rw" "$bs" "$qd")
     fi
     v() { field "$1" "$line"; }
-    printf '%-9s %-10s %7s %3s %9s %9s %10s %7s %7s %8s %7s %11s %7s %10s\n' "$ctx" "$rw" "$bs" "$qd" \
+    printf '%-9s %-10s %7s %3s %9s %9s %10s %7s %7s %8s %6s %7s %11s %7s %10s\n' "$ctx" "$rw" "$bs" "$qd" \
         "$(v wall_ns_per_req)" "$(v backend_cpu_ns_per_req)" "$(v req_per_s_per_core)" \
         "$(v copy_calls_per_req)" "$(v copy_segs_per_req)" "$(v notifies_per_req)" \
-        "$(v allocs_per_req)" "$img" "$ins" "$img_ins"
-    echo "$ctx,$rw,$bs,$qd,$(v wall_ns_per_req),$(v backend_cpu_ns_per_req),$(v req_per_s_per_core),$(v copy_calls_per_req),$(v copy_segs_per_req),$(v notifies_per_req),$(v allocs_per_req),$(v errors),$img,$ins,$img_ins" >> "$csv"
+        "$(v kicks_per_req)" "$(v allocs_per_req)" "$img" "$ins" "$img_ins"
+    echo "$ctx,$rw,$bs,$qd,$(v wall_ns_per_req),$(v backend_cpu_ns_per_req),$(v req_per_s_per_core),$(v copy_calls_per_req),$(v copy_segs_per_req),$(v notifies_per_req),$(v kicks_per_req),$(v allocs_per_req),$(v errors),$img,$ins,$img_ins" >> "$csv"
     if [ $smoke = 1 ]; then
         name="$ctx-$rw-$bs-qd$qd"
         check "$name-errors" "$(v errors)" == 0
