@@ -16,6 +16,7 @@
 #                             write cache emulated)  vs  QEMU
 #                             cache=writeback,aio=threads
 #   BENCH_IOTHREAD  1: xen-pvscsi and xen-disk each on an -object iothread [0]
+#   BENCH_POLL_MAX_NS  those I/O threads' poll-max-ns [QEMU's default, 32768]
 #   REPS            measured repetitions [5]; backend order rotated per rep
 #   RUNTIME         seconds per measured fio job [8]
 #   RAMP            seconds of unreported I/O before each measured job [2]
@@ -115,14 +116,14 @@ export XE_SCENARIO_TIMEOUT=${XE_SCENARIO_TIMEOUT:-$((est * 2 + 300))}
 commit=$(git -C "$XE_DIR_TREE" rev-parse --short HEAD 2>/dev/null)
 bincommit=$(cat "$(dirname "$XE_QEMU_BIN")/COMMIT" 2>/dev/null | cut -c1-12)
 binsum=$(sha256sum "$XE_QEMU_BIN" | cut -c1-12)
-config="mode=$BENCH_MODE iothread=$BENCH_IOTHREAD reps=$REPS runtime=${RUNTIME}s ramp=${RAMP}s warmup=${WARMUP}s size=${BENCH_SIZE_MB}MiB/backend strace=$BENCH_STRACE"
+config="mode=$BENCH_MODE iothread=$BENCH_IOTHREAD${BENCH_POLL_MAX_NS:+ poll-max-ns=$BENCH_POLL_MAX_NS} reps=$REPS runtime=${RUNTIME}s ramp=${RAMP}s warmup=${WARMUP}s size=${BENCH_SIZE_MB}MiB/backend strace=$BENCH_STRACE"
 xe_log "bench: $config; about $((est / 60 + 1)) min (bound $((XE_SCENARIO_TIMEOUT / 60)) min); run directory $RUN"
 attempt=1
 while :; do
     xe_boot "$RUN" bench XE_BENCH_MODE="$BENCH_MODE" XE_BENCH_IOTHREAD="$BENCH_IOTHREAD" \
         XE_BENCH_REPS="$REPS" XE_BENCH_RUNTIME="$RUNTIME" XE_BENCH_RAMP="$RAMP" XE_BENCH_WARMUP="$WARMUP" \
         XE_BENCH_JOBS="$BENCH_JOBS" XE_BENCH_SIZE_MB="$BENCH_SIZE_MB" XE_BENCH_STRACE="$BENCH_STRACE" \
-        XE_BENCH_STRACE_JOBS="$BENCH_STRACE_JOBS"
+        XE_BENCH_STRACE_JOBS="$BENCH_STRACE_JOBS" XE_BENCH_POLL_MAX_NS="${BENCH_POLL_MAX_NS:-}"
     xe_log "bench: $XE_BOOT_STATUS after $XE_BOOT_SECONDS s ($XE_BOOT_REASON)"
     [ "$XE_BOOT_STATUS" = infra ] && [ $attempt = 1 ] && { echo "INFRA bench: $XE_BOOT_REASON -- retrying once"; attempt=2; continue; }
     break

@@ -14,7 +14,8 @@
 #             --direct-io=on)  vs  QEMU cache=none,aio=native
 #   buffered  LIO fileio with fd_buffered_io=1 (page cache, write cache
 #             emulated)  vs  QEMU cache=writeback,aio=threads
-# XE_BENCH_IOTHREAD=1: each QEMU device on its own -object iothread.
+# XE_BENCH_IOTHREAD=1: each QEMU device on its own -object iothread
+# (XE_BENCH_POLL_MAX_NS: their poll-max-ns).
 #
 # Guest/dom0 protocol: every fio run in the guest is two jobs, "ramp"
 # (XE_BENCH_RAMP s, not reported; fio's ramp_time has no hook at its end)
@@ -208,7 +209,10 @@ domu_create bench --fat XE_BENCH_REPS="$REPS" XE_BENCH_RUNTIME="$RT" XE_BENCH_RA
 check vscsi-nodes vscsi_attach vscsi "$DOMID" 9 "$WWN:0=9:0:0:0" || exit 1
 IOT=() PIOT="" BIOT=""
 if [ "$IOTHREAD" = 1 ]; then
-    IOT=(-object iothread,id=io0 -object iothread,id=io1)
+    # XE_BENCH_POLL_MAX_NS: both I/O threads' poll-max-ns (QEMU's default
+    # 32768 when unset)
+    POLL=${XE_BENCH_POLL_MAX_NS:+,poll-max-ns=$XE_BENCH_POLL_MAX_NS}
+    IOT=(-object "iothread,id=io0$POLL" -object "iothread,id=io1$POLL")
     PIOT=,iothread=io0 BIOT=,iothread=io1
 fi
 qemu_start bench "${IOT[@]}" \
