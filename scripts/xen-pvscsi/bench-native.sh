@@ -62,19 +62,34 @@ if [ ! -f "$shim" ] || [ "$src" -nt "$shim" ]; then
     cc -O2 -shared -fPIC -o "$shim" "$src" || xpv_die "cannot build $shim"
 fi
 
+# bench_args CTX DEVICE-OPTIONS: sets QARGS to QEMU's arguments for one
+# run of the bench device in CTX (main or iothread) on a null-co node
+bench_args() {
+    local it=
+    [ "$1" = iothread ] && it=",iothread=io0"
+    QARGS=(-machine none -nodefaults -display none -object iothread,id=io0
+           -blockdev null-co,node-name=n0,size=1073741824
+           -device "xen-pvscsi-bench,node=n0,$2$it")
+}
+# two_runs BS: the request counts N1 < N2 of the two runs whose
+# difference gives a count per request (see above)
+two_runs() {
+    n1=2000 n2=6000
+    [ "$1" -gt 65536 ] && n1=80 n2=240
+}
+# img_wflag RW: qemu-img bench's flag for writes
+img_wflag() {
+    [ "${1#rand}" = write ] && echo -w
+}
+
 if [ $profile = 1 ]; then
     command -v valgrind > /dev/null || xpv_die "--profile needs valgrind (make deps)"
     ctx=${2:-iothread} rw=${3:-randread} bs=${4:-4096} qd=${5:-16}
-    it=
-    [ "$ctx" = iothread ] && it=",iothread=io0"
-    n1=2000 n2=6000
-    [ "$bs" -gt 65536 ] && n1=80 n2=240
+    two_runs "$bs"
     tmp=$(mktemp -d)
     for n in $n1 $n2; do
-        valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$n" "$QEMU" -machine none \
-            -nodefaults -display none -object iothread,id=io0 \
-            -blockdev null-co,node-name=n0,size=1073741824 \
-            -device "xen-pvscsi-bench,node=n0,rw=$rw,bs=$bs,qd=$qd,requests=$n,warmup=$((n1 / 4))$it" \
+        bench_args "$ctx" "rw=$rw,bs=$bs,qd=$qd,requests=$n,warmup=$((n1 / 4))"
+        valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$n" "$QEMU" "${QARGS[@]}" \
             > /dev/null 2>&1 || xpv_die "callgrind run failed ($tmp)"
         # self cost per function: "COUNT<TAB>file:function"
         callgrind_annotate --inclusive=no --tree=none --threshold=100 "$tmp/cg.$n" |
@@ -100,14 +115,13 @@ preload=$shim
 N=${REQUESTS:-200000}
 [ $smoke = 1 ] && N=${REQUESTS:-20000}
 insns=0
-if [ $smoke = 0 ] && [ "${XPV_BENCH_INSNS:-1}" = 1 ]; then
+if [ $smoke = 0 ] && [ "${XPV_BENCH_INSNS:-1}" = 1 ] && [ "${XPV_SANITIZERS:-}" != 1 ]; then
     if command -v valgrind > /dev/null; then
         insns=1
     else
         echo "bench-native: no valgrind: no instruction counts (make deps installs it)"
     fi
 fi
-[ "${XPV_SANITIZERS:-}" = 1 ] && insns=0
 csv="$out/results-$(date +%Y%m%d-%H%M%S).csv"
 echo "ctx,rw,bs,qd,wall_ns,cpu_ns,req_per_s_core,copies,segs,notifies,kicks,allocs,errors,qemu_img_cpu_ns,insns,qemu_img_insns" > "$csv"
 fails=0
@@ -130,10 +144,9 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<< "$2"; }
 
 # qemu-img bench: CPU ns per request, same null-co node size, same bs/qd
 img_cpu() {    # RW BS QD N
-    local w= t
-    [ "${1#rand}" = write ] || [ "$1" = write ] && w=-w
+    local t
     t=$( { /usr/bin/time -f '%U %S' "$QIMG" bench --image-opts \
-            driver=null-co,size=1073741824 -c "$4" -d "$3" -s "$2" -t none $w \
+            driver=null-co,size=1073741824 -c "$4" -d "$3" -s "$2" -t none $(img_wflag "$1") \
             > /dev/null; } 2>&1 | tail -n 1)
     awk -v t="$t" -v n="$4" 'BEGIN { split(t, a, " "); printf "%.0f", (a[1] + a[2]) * 1e9 / n }'
 }
@@ -143,27 +156,28 @@ icount() {
     valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null "$@" 2>&1 > /dev/null |
         sed -n 's/^==[0-9]*== I *refs: *//p' | tr -d ,
 }
+# per_req A B: (B - A) / (n2 - n1), NA if a count is missing
+per_req() {
+    awk -v a="$1" -v b="$2" -v n=$((n2 - n1)) \
+        'BEGIN { if (a == "" || b == "") print "NA"; else printf "%.0f", (b - a) / n }'
+}
 # insns_per_req CTX RW BS QD / img_insns RW BS QD: instructions per request
 # (two runs, see above); NA if a run failed
 insns_per_req() {
-    local it= a b n1=2000 n2=6000
-    [ "$1" = iothread ] && it=",iothread=io0"
-    [ "$3" -gt 65536 ] && n1=80 n2=240
-    a=$(icount "$QEMU" -machine none -nodefaults -display none -object iothread,id=io0 \
-        -blockdev null-co,node-name=n0,size=1073741824 \
-        -device "xen-pvscsi-bench,node=n0,rw=$2,bs=$3,qd=$4,requests=$n1,warmup=$((n1 / 4))$it")
-    b=$(icount "$QEMU" -machine none -nodefaults -display none -object iothread,id=io0 \
-        -blockdev null-co,node-name=n0,size=1073741824 \
-        -device "xen-pvscsi-bench,node=n0,rw=$2,bs=$3,qd=$4,requests=$n2,warmup=$((n1 / 4))$it")
-    awk -v a="$a" -v b="$b" -v n=$((n2 - n1)) 'BEGIN { if (a == "" || b == "") print "NA"; else printf "%.0f", (b - a) / n }'
+    local a b
+    two_runs "$3"
+    bench_args "$1" "rw=$2,bs=$3,qd=$4,requests=$n1,warmup=$((n1 / 4))"
+    a=$(icount "$QEMU" "${QARGS[@]}")
+    bench_args "$1" "rw=$2,bs=$3,qd=$4,requests=$n2,warmup=$((n1 / 4))"
+    b=$(icount "$QEMU" "${QARGS[@]}")
+    per_req "$a" "$b"
 }
 img_insns() {
-    local w= a b n1=2000 n2=6000
-    [ "${1#rand}" = write ] || [ "$1" = write ] && w=-w
-    [ "$2" -gt 65536 ] && n1=80 n2=240
-    a=$(icount "$QIMG" bench --image-opts driver=null-co,size=1073741824 -c $n1 -d "$3" -s "$2" -t none $w)
-    b=$(icount "$QIMG" bench --image-opts driver=null-co,size=1073741824 -c $n2 -d "$3" -s "$2" -t none $w)
-    awk -v a="$a" -v b="$b" -v n=$((n2 - n1)) 'BEGIN { if (a == "" || b == "") print "NA"; else printf "%.0f", (b - a) / n }'
+    local a b
+    two_runs "$2"
+    a=$(icount "$QIMG" bench --image-opts driver=null-co,size=1073741824 -c $n1 -d "$3" -s "$2" -t none $(img_wflag "$1"))
+    b=$(icount "$QIMG" bench --image-opts driver=null-co,size=1073741824 -c $n2 -d "$3" -s "$2" -t none $(img_wflag "$1"))
+    per_req "$a" "$b"
 }
 
 if [ $smoke = 1 ]; then
@@ -179,13 +193,8 @@ for row in $rows; do
     IFS=: read -r ctx rw bs qd <<< "$row"
     n=$N
     [ "$bs" -gt 65536 ] && n=$((N / 25))
-    it=
-    [ "$ctx" = iothread ] && it=",iothread=io0"
-    line=$(LD_PRELOAD="$preload" timeout 300 "$QEMU" -machine none -nodefaults -display none \
-        -object iothread,id=io0 \
-        -blockdev null-co,node-name=n0,size=1073741824 \
-        -device "xen-pvscsi-bench,node=n0,rw=$rw,bs=$bs,qd=$qd,requests=$n,warmup=$((n / 10))$it" \
-        2>&1)
+    bench_args "$ctx" "rw=$rw,bs=$bs,qd=$qd,requests=$n,warmup=$((n / 10))"
+    line=$(LD_PRELOAD="$preload" timeout 300 "$QEMU" "${QARGS[@]}" 2>&1)
     sanitizer "$ctx-$rw-$bs-qd$qd" "$line"
     line=$(grep '^XPVBENCH' <<< "$line")
     if [ -z "$line" ]; then
@@ -222,11 +231,9 @@ done
 # CTX (main or iothread); its exit status, no sanitizer report, no error.
 # Sets $line to its XPVBENCH line.
 smoke_run() {
-    local it= out rc
-    [ "$2" = iothread ] && it=",iothread=io0"
-    out=$(timeout 300 "$QEMU" -machine none -nodefaults -display none \
-        -object iothread,id=io0 -blockdev null-co,node-name=n0,size=1073741824 \
-        -device "xen-pvscsi-bench,node=n0,$3$it" 2>&1)
+    local out rc
+    bench_args "$2" "$3"
+    out=$(timeout 300 "$QEMU" "${QARGS[@]}" 2>&1)
     rc=$?
     check "$2-$1-exit" "$rc" == 0
     sanitizer "$2-$1" "$out"
