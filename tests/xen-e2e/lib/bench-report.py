@@ -245,7 +245,7 @@ def main():
             rr = {"pvscsi": "", "kernel": fmt(c1, 2), "xenblock": fmt(c2, 2)}[b]
             print(f"{j if b == 'pvscsi' else '':<18} {LABEL[b]:<10} {fmt(sm(j, b, 'dom0_us_per_io')):>9}"
                   f" {fmt(sm(j, b, 'dom0_net_us_per_io')):>9} {fmt(sm(j, b, 'qemu_us_per_io')):>9}"
-                  f" {fmt(sm(j, b, 'qemu_scaled_us_per_io')):>9} {'NA' if sh is None else f'{sh:.0%}':>6}"
+                  f" {fmt(sm(j, b, 'qemu_scaled_us_per_io')):>9} {pct(sh):>6}"
                   f" {pct(sm(j, b, 'dom0_sys_share')):>5} {pct(sm(j, b, 'qemu_user_share')):>5} {rr:>12}")
     print("(kernel's QEMU columns: the QEMU process idling while LIO serves the I/O)")
 
