@@ -93,6 +93,10 @@ commit "scsi-disk: leave the medium check of a transfer to the block layer" \
 "$(sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/0014-scsi-disk-leave-the-medium-check-of-a-transfer-to-the-block.patch" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" \
     patches/0014-scsi-disk-leave-the-medium-check-of-a-transfer-to-the-block.patch
 
+commit "scsi-disk: check a fixed disk's medium without a coroutine" \
+"$(sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/0015-scsi-disk-check-a-fixed-disk-s-medium-without-a-coroutine.patch" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" \
+    patches/0015-scsi-disk-check-a-fixed-disk-s-medium-without-a-coroutine.patch
+
 commit "include/hw/xen: add the vscsiif (PV SCSI) protocol header" \
 "The ring protocol of Xen's PV SCSI devices (structures, actions, result
 codes, xenstore nodes), in the form QEMU keeps Xen's public io headers." \
@@ -212,10 +216,11 @@ The only other vscsiif backend is the Linux kernel's xen-scsiback.
 The {n} patches: two changes the device needs from QEMU and one that
 xen-block gets from the second (DMA to RAM that QEMU allocated itself
 under Xen, for the device's own data buffers; polling a Xen device's
-ring in an IOThread; xen-block using it); three that make a request
+ring in an IOThread; xen-block using it); four that make a request
 cheaper for every device (a coroutine pool that stops allocating at
 queue depth 1, AIOCBs reused per thread, one redundant medium check per
-SCSI transfer gone); the protocol header; the request engine with its unit
+SCSI transfer gone, a fixed disk's medium checked without a coroutine);
+the protocol header; the request engine with its unit
 test; the dataplane (ring, grant copies, ABORT/RESET); the LUN table and
 hot-plug; LUNs written by a toolstack (RFC: p-dev resolution policy);
 the device; a functional test; docs; MAINTAINERS.
