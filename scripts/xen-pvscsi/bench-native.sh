@@ -77,9 +77,13 @@ two_runs() {
     n1=2000 n2=6000
     [ "$1" -gt 65536 ] && n1=80 n2=240
 }
-# img_wflag RW: qemu-img bench's flag for writes
-img_wflag() {
-    [ "${1#rand}" = write ] && echo -w
+# img_args RW BS QD N: sets IARGS to qemu-img bench's arguments for N
+# requests on the same kind of null-co node as bench_args
+img_args() {
+    IARGS=(bench --image-opts driver=null-co,size=1073741824 -c "$4" -d "$3" -s "$2" -t none)
+    if [ "${1#rand}" = write ]; then
+        IARGS+=(-w)
+    fi
 }
 
 if [ $profile = 1 ]; then
@@ -145,9 +149,8 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<< "$2"; }
 # qemu-img bench: CPU ns per request, same null-co node size, same bs/qd
 img_cpu() {    # RW BS QD N
     local t
-    t=$( { /usr/bin/time -f '%U %S' "$QIMG" bench --image-opts \
-            driver=null-co,size=1073741824 -c "$4" -d "$3" -s "$2" -t none $(img_wflag "$1") \
-            > /dev/null; } 2>&1 | tail -n 1)
+    img_args "$@"
+    t=$( { /usr/bin/time -f '%U %S' "$QIMG" "${IARGS[@]}" > /dev/null; } 2>&1 | tail -n 1)
     awk -v t="$t" -v n="$4" 'BEGIN { split(t, a, " "); printf "%.0f", (a[1] + a[2]) * 1e9 / n }'
 }
 
@@ -175,8 +178,10 @@ insns_per_req() {
 img_insns() {
     local a b
     two_runs "$2"
-    a=$(icount "$QIMG" bench --image-opts driver=null-co,size=1073741824 -c $n1 -d "$3" -s "$2" -t none $(img_wflag "$1"))
-    b=$(icount "$QIMG" bench --image-opts driver=null-co,size=1073741824 -c $n2 -d "$3" -s "$2" -t none $(img_wflag "$1"))
+    img_args "$1" "$2" "$3" $n1
+    a=$(icount "$QIMG" "${IARGS[@]}")
+    img_args "$1" "$2" "$3" $n2
+    b=$(icount "$QIMG" "${IARGS[@]}")
     per_req "$a" "$b"
 }
 
