@@ -52,6 +52,12 @@ git checkout -q -f -B series xpv-base
 git clean -q -fd
 base=$(git rev-parse xpv-base)
 
+# patch_msg NAME: the commit message of carried patch patches/NAME (from
+# its third line to the diff, trailing blank lines dropped)
+patch_msg() {
+    sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/$1" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
+}
+
 # commit SUBJECT BODY FILE... : copy the project's files (and apply its
 # patches to upstream files, named as patches/NAME) as one commit.
 commit() {
@@ -69,32 +75,32 @@ commit() {
 
 # Changes to QEMU the device needs, first: each stands on its own.
 commit "physmem, xen-mapcache: DMA to RAM that QEMU allocated itself under Xen" \
-"$(sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/0009-physmem-xen-mapcache-DMA-to-RAM-that-QEMU-allocated.patch" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" \
+"$(patch_msg 0009-physmem-xen-mapcache-DMA-to-RAM-that-QEMU-allocated.patch)" \
     patches/0009-physmem-xen-mapcache-DMA-to-RAM-that-QEMU-allocated.patch
 
 commit "hw/xen: let an AioContext poll a Xen device's ring" \
-"$(sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/0010-hw-xen-let-an-AioContext-poll-a-Xen-device-s-ring.patch" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" \
+"$(patch_msg 0010-hw-xen-let-an-AioContext-poll-a-Xen-device-s-ring.patch)" \
     patches/0010-hw-xen-let-an-AioContext-poll-a-Xen-device-s-ring.patch
 
 commit "hw/block/xen-block: poll the ring in an IOThread" \
-"$(sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/0011-hw-block-xen-block-poll-the-ring-in-an-IOThread.patch" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" \
+"$(patch_msg 0011-hw-block-xen-block-poll-the-ring-in-an-IOThread.patch)" \
     patches/0011-hw-block-xen-block-poll-the-ring-in-an-IOThread.patch
 
 # Cheaper requests for every device (measured with xen-pvscsi's bench).
 commit "coroutine: keep the local pool's last batch when it runs empty" \
-"$(sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/0012-coroutine-keep-the-local-pool-s-last-batch.patch" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" \
+"$(patch_msg 0012-coroutine-keep-the-local-pool-s-last-batch.patch)" \
     patches/0012-coroutine-keep-the-local-pool-s-last-batch.patch
 
 commit "aio: reuse freed AIOCBs per thread" \
-"$(sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/0013-aio-reuse-freed-AIOCBs-per-thread.patch" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" \
+"$(patch_msg 0013-aio-reuse-freed-AIOCBs-per-thread.patch)" \
     patches/0013-aio-reuse-freed-AIOCBs-per-thread.patch
 
 commit "scsi-disk: leave the medium check of a transfer to the block layer" \
-"$(sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/0014-scsi-disk-leave-the-medium-check-of-a-transfer-to-the-block.patch" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" \
+"$(patch_msg 0014-scsi-disk-leave-the-medium-check-of-a-transfer-to-the-block.patch)" \
     patches/0014-scsi-disk-leave-the-medium-check-of-a-transfer-to-the-block.patch
 
 commit "scsi-disk: check a fixed disk's medium without a coroutine" \
-"$(sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/0015-scsi-disk-check-a-fixed-disk-s-medium-without-a-coroutine.patch" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" \
+"$(patch_msg 0015-scsi-disk-check-a-fixed-disk-s-medium-without-a-coroutine.patch)" \
     patches/0015-scsi-disk-check-a-fixed-disk-s-medium-without-a-coroutine.patch
 
 commit "include/hw/xen: add the vscsiif (PV SCSI) protocol header" \
