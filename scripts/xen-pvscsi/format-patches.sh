@@ -91,9 +91,9 @@ commit "coroutine: keep the local pool's last batch when it runs empty" \
 "$(patch_msg 0012-coroutine-keep-the-local-pool-s-last-batch.patch)" \
     patches/0012-coroutine-keep-the-local-pool-s-last-batch.patch
 
-commit "aio: reuse freed AIOCBs per thread" \
-"$(patch_msg 0013-aio-reuse-freed-AIOCBs-per-thread.patch)" \
-    patches/0013-aio-reuse-freed-AIOCBs-per-thread.patch
+commit "util: reuse freed per-request allocations per thread" \
+"$(patch_msg 0013-util-reuse-freed-per-request-allocations-per-thread.patch)" \
+    patches/0013-util-reuse-freed-per-request-allocations-per-thread.patch
 
 commit "scsi-disk: leave the medium check of a transfer to the block layer" \
 "$(patch_msg 0014-scsi-disk-leave-the-medium-check-of-a-transfer-to-the-block.patch)" \
@@ -102,6 +102,10 @@ commit "scsi-disk: leave the medium check of a transfer to the block layer" \
 commit "scsi-disk: check a fixed disk's medium without a coroutine" \
 "$(patch_msg 0015-scsi-disk-check-a-fixed-disk-s-medium-without-a-coroutine.patch)" \
     patches/0015-scsi-disk-check-a-fixed-disk-s-medium-without-a-coroutine.patch
+
+commit "scsi: reuse freed requests per thread" \
+"$(patch_msg 0016-scsi-reuse-freed-requests-per-thread.patch)" \
+    patches/0016-scsi-reuse-freed-requests-per-thread.patch
 
 commit "include/hw/xen: add the vscsiif (PV SCSI) protocol header" \
 "The ring protocol of Xen's PV SCSI devices (structures, actions, result
@@ -222,10 +226,12 @@ The only other vscsiif backend is the Linux kernel's xen-scsiback.
 The {n} patches: two changes the device needs from QEMU and one that
 xen-block gets from the second (DMA to RAM that QEMU allocated itself
 under Xen, for the device's own data buffers; polling a Xen device's
-ring in an IOThread; xen-block using it); four that make a request
+ring in an IOThread; xen-block using it); five that make a request
 cheaper for every device (a coroutine pool that stops allocating at
-queue depth 1, AIOCBs reused per thread, one redundant medium check per
-SCSI transfer gone, a fixed disk's medium checked without a coroutine);
+queue depth 1, AIOCBs, iovec arrays and one-shot bottom halves reused
+per thread, one redundant medium check per SCSI transfer gone, a fixed
+disk's medium checked without a coroutine, SCSI requests reused per
+thread);
 the protocol header; the request engine with its unit
 test; the dataplane (ring, grant copies, ABORT/RESET); the LUN table and
 hot-plug; LUNs written by a toolstack (RFC: p-dev resolution policy);
