@@ -90,6 +90,30 @@ def main():
                 order.append(key)
     except OSError:
         pass
+    # guest: BENCHG,bms|bme,phase,backend,job,rep,busy,idle,steal,scsifront,blkfront
+    # (its /proc/stat ticks, USER_HZ = 100 on x86, and its frontends'
+    # interrupts at either end of the window; runs before 2026-12-01 lack it)
+    gs = {}
+    try:
+        with open(os.path.join(out, "console", "guest-bench.log"), errors="replace") as f:
+            for line in f:
+                i = line.find("BENCHG,")
+                if i < 0:
+                    continue
+                p = line[i:].strip().split(",")
+                if len(p) != 11 or p[1] not in ("bms", "bme"):
+                    continue
+                gs.setdefault(tuple(p[2:6]), {})[p[1]] = [num(x) for x in p[6:11]]
+    except OSError:
+        pass
+    gsmp = {}
+    for key, v in gs.items():
+        a, b = v.get("bms"), v.get("bme")
+        if not a or not b or None in a or None in b:
+            continue
+        d = [y - x for x, y in zip(a, b)]
+        gsmp[key] = {"guest_busy_us": d[0] * 1e6 / 100, "guest_steal_us": d[2] * 1e6 / 100,
+                     "guest_irqs": d[4] if key[1] == "xenblock" else d[3]}
     # dom0: phase,backend,job,rep,window_s,busy,idle,steal,qemu,hz
     smp = {}
     try:
@@ -108,6 +132,10 @@ def main():
                     "qemu_user_us": num(r.get("qemu_user_ticks")) * 1e6 / hz
                     if r.get("qemu_user_ticks") else None,
                     "t_start": num(r.get("t_start")), "t_end": num(r.get("t_end")),
+                    # the backend's event-channel interrupts in dom0: the
+                    # frontend's kicks (QEMU's channels, or xen-scsiback's)
+                    "backend_kicks": num(r.get("evtchn_scsiback" if r["backend"] == "kernel"
+                                               else "evtchn_qemu")),
                 }
     except (OSError, KeyError, TypeError):
         pass
@@ -130,6 +158,11 @@ def main():
         ios = r["ios"]
         for k in ("window_s", "dom0_busy_us", "qemu_us", "dom0_steal_us", "dom0_sys_us", "qemu_user_us"):
             r[k] = s.get(k)
+        g = gsmp.get(key, {})
+        r["guest_us_per_io"] = g["guest_busy_us"] / ios if g and ios else None
+        r["guest_irqs_per_io"] = g["guest_irqs"] / ios if g and ios else None
+        r["kicks_per_io"] = (s["backend_kicks"] / ios if ios and s.get("backend_kicks") is not None
+                             else None)
         # shares of kernel time in dom0's busy time, of user time in QEMU's
         r["dom0_sys_share"] = (r["dom0_sys_us"] / r["dom0_busy_us"]
                                if r["dom0_sys_us"] is not None and r["dom0_busy_us"] else None)
@@ -151,7 +184,7 @@ def main():
     cols = ["ios", "kib", "bw_kib_s", "mib_s", "iops", "clat_mean_us", "clat_p50_us", "clat_p99_us",
             "runtime_ms", "window_s", "dom0_busy_us", "dom0_steal_us", "qemu_us", "qemu_scaled_us",
             "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io",
-            "dom0_sys_share", "qemu_user_share"]
+            "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io"]
     raw_csv = os.path.join(run, "bench-raw.csv")
     with open(raw_csv, "w", newline="") as f:
         w = csv.writer(f)
@@ -206,6 +239,9 @@ def main():
                                              if r["dom0_steal_us"] is not None and r["dom0_busy_us"]]),
                          "dom0_sys_share": med([r["dom0_sys_share"] for r in meas.get((b, j), [])]),
                          "qemu_user_share": med([r["qemu_user_share"] for r in meas.get((b, j), [])]),
+                         "guest_us_per_io": med([r["guest_us_per_io"] for r in meas.get((b, j), [])]),
+                         "guest_irqs_per_io": med([r["guest_irqs_per_io"] for r in meas.get((b, j), [])]),
+                         "kicks_per_io": med([r["kicks_per_io"] for r in meas.get((b, j), [])]),
                          "ratio_pv_kernel": r1 if b == "pvscsi" else None,
                          "ratio_pv_xenblock": r2 if b == "pvscsi" else None})
 
@@ -249,6 +285,29 @@ def main():
                   f" {pct(sm(j, b, 'dom0_sys_share')):>5} {pct(sm(j, b, 'qemu_user_share')):>5} {rr:>12}")
     print("(kernel's QEMU columns: the QEMU process idling while LIO serves the I/O)")
 
+    # both ends of the ring: the guest's CPU per I/O and the notifications
+    # each way (what the unmodified frontends cost, and what a backend can
+    # change of it: how often it interrupts the guest, how often the guest
+    # has to kick it)
+    if any(s["guest_us_per_io"] is not None for s in summ):
+        print()
+        print("both ends, per I/O (medians over reps): guest = busy time of the guest's vCPUs"
+              " (its /proc/stat user+nice+system+irq+softirq, TCG CPU-us);")
+        print("  irqs = interrupts of the guest's frontend (scsifront, blkif); kicks = interrupts of the"
+              " backend's event channel in dom0 (the frontend's notifications);")
+        print("  dom0+guest = the two CPU columns summed")
+        print(f"{'job':<18} {'backend':<10} {'guest':>9} {'dom0':>9} {'dom0+guest':>10} {'irqs':>6}"
+              f" {'kicks':>6} {'sum pv/this':>11}")
+        for j in jobs:
+            tot = {b: (sm(j, b, "guest_us_per_io") + sm(j, b, "dom0_us_per_io")
+                       if sm(j, b, "guest_us_per_io") is not None and sm(j, b, "dom0_us_per_io") is not None
+                       else None) for b in BACKENDS}
+            for b in BACKENDS:
+                rr = "" if b == "pvscsi" else fmt(ratio(tot["pvscsi"], tot[b]), 2)
+                print(f"{j if b == 'pvscsi' else '':<18} {LABEL[b]:<10} {fmt(sm(j, b, 'guest_us_per_io')):>9}"
+                      f" {fmt(sm(j, b, 'dom0_us_per_io')):>9} {fmt(tot[b]):>10}"
+                      f" {fmt(sm(j, b, 'guest_irqs_per_io'), 2):>6} {fmt(sm(j, b, 'kicks_per_io'), 2):>6} {rr:>11}")
+
     # time per fio run (dom0's clock): the measured window and what lies between windows
     ts = sorted((v["t_start"], v["t_end"]) for k, v in smp.items()
                 if k[0] in ("w", "m") and v.get("t_start") is not None)
@@ -260,7 +319,8 @@ def main():
     summary_csv = os.path.join(run, "bench-summary.csv")
     scols = ["job", "metric", "backend", "n", "min", "median", "max", "clat_p50_us", "clat_p99_us",
              "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share",
-             "dom0_sys_share", "qemu_user_share", "ratio_pv_kernel", "ratio_pv_xenblock"]
+             "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io",
+             "ratio_pv_kernel", "ratio_pv_xenblock"]
     with open(summary_csv, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(scols)
@@ -270,7 +330,7 @@ def main():
     with open(cost_csv, "w", newline="") as f:
         w = csv.writer(f)
         cc = ("dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share",
-              "dom0_sys_share", "qemu_user_share")
+              "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io")
         w.writerow(["job", "backend"] + list(cc))
         for s in summ:
             w.writerow([s["job"], s["backend"]] + ["" if s[c] is None else f"{s[c]:.3f}" for c in cc])

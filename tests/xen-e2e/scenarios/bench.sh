@@ -117,8 +117,26 @@ done
 check_sh equal-sizes "[ $(cat /sys/block/${PVSCSI#/dev/}/size) = $(cat /sys/block/${KERNEL#/dev/}/size) ] && [ $(cat /sys/block/${PVSCSI#/dev/}/size) = $(cat /sys/block/xvda/size) ]"
 
 # The handshake of a measured window (see the scenario's header).
+# Before each handshake the guest prints its own side of the window:
+# "BENCHG,bms|bme,PHASE,BACKEND,JOB,REP,busy,idle,steal,scsifront,blkfront":
+# its CPU ticks (/proc/stat, all vCPUs: busy = user+nice+system+irq+
+# softirq) and the interrupts its frontends took (/proc/interrupts: both
+# scsifront instances summed, only one is busy in a window; blkfront's).
 cat > /tmp/bm.sh <<'EOF_BM'
 #!/bin/sh
+irqs() {
+    awk 'NR == 1 { n = NF; next }
+        { c = 0; for (k = 2; k <= n + 1; k++) c += $k }
+        /scsifront/ { sf += c } /blkif/ { bf += c }
+        END { printf "%d,%d", sf, bf }' /proc/interrupts
+}
+t=$(echo "$1" | tr . ,)
+# the forks outside the window: before the CPU sample at its start,
+# after it at its end
+case $1 in bms.*) irqs=$(irqs) ;; esac
+read -r _ u n s i w q sq st _ < /proc/stat
+case $1 in bme.*) irqs=$(irqs) ;; esac
+echo "BENCHG,$t,$((u + n + s + q + sq)),$((i + w)),$st,$irqs" > /dev/console
 echo "XE-SYNC $1" > /dev/console
 end=$(($(cut -d. -f1 /proc/uptime) + 120))
 while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
@@ -233,12 +251,29 @@ for _ in $(seq 60); do
 done
 
 # ------------------------------------------------------ dom0 monitor --------
-# bm_stat: dom0's CPU ticks (all CPUs) and QEMU's, without forking.
+# bm_stat: dom0's CPU ticks (all CPUs) and QEMU's, and the backends'
+# event-channel interrupts, without forking.
+read -r -a BM_HDR < /proc/interrupts
+BM_NCPU=${#BM_HDR[@]}
 bm_stat() {
     local cpu u n s i w irq sirq st rest f
     read -r cpu u n s i w irq sirq st rest < /proc/stat
     BM_BUSY=$((u + n + s + irq + sirq)) BM_IDLE=$((i + w)) BM_STEAL=$st
     BM_SYS=$((s + irq + sirq))
+    # interrupts of the backends' event channels: QEMU's (the evtchn
+    # driver names them after the process; xen-pvscsi's and xen-block's
+    # summed, only one is busy in a window) and xen-scsiback's
+    BM_EVQ=0 BM_EVK=0
+    local l c k
+    while read -r -a l; do
+        [ "${#l[@]}" -gt "$BM_NCPU" ] || continue
+        c=0
+        for ((k = 1; k <= BM_NCPU; k++)); do c=$((c + ${l[k]:-0})); done
+        case "${l[*]}" in
+            *evtchn:qemu*) BM_EVQ=$((BM_EVQ + c)) ;;
+            *vscsiif-backend*) BM_EVK=$((BM_EVK + c)) ;;
+        esac
+    done < /proc/interrupts
     read -r BM_UP rest < /proc/uptime
     if read -r -a f < "/proc/$QPID/stat"; then
         BM_Q=$((f[13] + f[14])) BM_QU=${f[13]}
@@ -263,7 +298,7 @@ bm_strace_start() {
 bm_release() { printf '%s\n' "$1" > "$TTY"; }
 
 mkdir -p "$XE_OUT/strace"
-echo "phase,backend,job,rep,window_s,dom0_busy_ticks,dom0_idle_ticks,dom0_steal_ticks,qemu_ticks,hz,t_start,t_end,dom0_sys_ticks,qemu_user_ticks" > "$XE_OUT/bench-samples.csv"
+echo "phase,backend,job,rep,window_s,dom0_busy_ticks,dom0_idle_ticks,dom0_steal_ticks,qemu_ticks,hz,t_start,t_end,dom0_sys_ticks,qemu_user_ticks,evtchn_qemu,evtchn_scsiback" > "$XE_OUT/bench-samples.csv"
 declare -A S0=()
 exec {tfd}< <(exec tail -n +1 -F -s 0.2 "$LOG" 2>/dev/null)
 TAILPID=$!
@@ -284,7 +319,7 @@ while :; do
                 bm_strace_start "/tmp/strace-$tag.txt" || xe_say "strace: not all QEMU threads attached for $tag"
             fi
             bm_stat
-            S0[$tag]="$BM_UP $BM_BUSY $BM_IDLE $BM_STEAL $BM_Q $BM_SYS $BM_QU"
+            S0[$tag]="$BM_UP $BM_BUSY $BM_IDLE $BM_STEAL $BM_Q $BM_SYS $BM_QU $BM_EVQ $BM_EVK"
             bm_release "bms.$tag"
             ;;
         *"XE-SYNC bme."*)
@@ -298,9 +333,9 @@ while :; do
                 cp "/tmp/strace-$tag.txt.err" "$XE_OUT/strace/$tag.err" 2>/dev/null
             fi
             if [ -n "${S0[$tag]:-}" ]; then
-                read -r up0 busy0 idle0 steal0 q0 sys0 qu0 <<< "${S0[$tag]}"
+                read -r up0 busy0 idle0 steal0 q0 sys0 qu0 evq0 evk0 <<< "${S0[$tag]}"
                 win=$(awk -v a="$up0" -v b="$BM_UP" 'BEGIN {printf "%.2f", b - a}')
-                echo "${tag//./,},$win,$((BM_BUSY - busy0)),$((BM_IDLE - idle0)),$((BM_STEAL - steal0)),$((BM_Q - q0)),$HZ,$up0,$BM_UP,$((BM_SYS - sys0)),$((BM_QU - qu0))" >> "$XE_OUT/bench-samples.csv"
+                echo "${tag//./,},$win,$((BM_BUSY - busy0)),$((BM_IDLE - idle0)),$((BM_STEAL - steal0)),$((BM_Q - q0)),$HZ,$up0,$BM_UP,$((BM_SYS - sys0)),$((BM_QU - qu0)),$((BM_EVQ - evq0)),$((BM_EVK - evk0))" >> "$XE_OUT/bench-samples.csv"
             fi
             bm_release "bme.$tag"
             ;;
