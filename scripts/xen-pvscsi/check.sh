@@ -33,7 +33,7 @@ our_c_files() {
 if want build; then
     group "build: dependencies, QEMU $XPV_QEMU_DEB_VERSION base, overlay, compile"
     if bash "$XPV_ROOT/scripts/xen-pvscsi/deps.sh" &&
-       XPV_EXTRA_TARGETS=tests/unit/test-xen-pvscsi-proto \
+       XPV_EXTRA_TARGETS="tests/unit/test-xen-pvscsi-proto qemu-io qemu-nbd" \
        bash "$XPV_ROOT/scripts/xen-pvscsi/build.sh"; then
         pass build/qemu
     else
@@ -73,6 +73,26 @@ if want unit; then
     else
         grep -E '^not ok|ERROR|Bail' <<< "$out" | head -20
         fail unit/test-xen-pvscsi-proto "$(grep -c '^not ok' <<< "$out") cases failed"
+    fi
+fi
+
+if want unit; then
+    group "unit: carried QEMU patches, in QEMU's own test framework"
+    # patches/0017 (file-posix reads page cache hits in the calling
+    # thread): its iotest, raw on a file in the build directory's scratch
+    # directory, with the build's qemu-io. "not run" (a file system without
+    # RWF_NOWAIT, tmpfs) fails: this test must run where make check runs.
+    if [ ! -x "$XPV_BUILD/qemu-io" ] || [ ! -x "$XPV_BUILD/qemu-nbd" ]; then
+        ninja -C "$XPV_BUILD" qemu-io qemu-nbd >/dev/null 2>&1
+    fi
+    log="$logdir/iotest-file-posix-cached-read.log"
+    (cd "$XPV_BUILD/tests/qemu-iotests" &&
+        ./check -raw -file file-posix-cached-read) > "$log" 2>&1
+    if grep -q '^Passed all 1 iotests' "$log"; then
+        pass iotests/file-posix-cached-read
+    else
+        grep -E 'not run|fail|^[-+]' "$log" | head -20
+        fail iotests/file-posix-cached-read "did not pass; log: $log"
     fi
 fi
 

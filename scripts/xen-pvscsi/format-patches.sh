@@ -107,6 +107,10 @@ commit "scsi: reuse freed requests per thread" \
 "$(patch_msg 0016-scsi-reuse-freed-requests-per-thread.patch)" \
     patches/0016-scsi-reuse-freed-requests-per-thread.patch
 
+commit "file-posix: read page cache hits without the thread pool" \
+"$(patch_msg 0017-file-posix-read-page-cache-hits-without-the-thread-pool.patch)" \
+    patches/0017-file-posix-read-page-cache-hits-without-the-thread-pool.patch
+
 commit "include/hw/xen: add the vscsiif (PV SCSI) protocol header" \
 "The ring protocol of Xen's PV SCSI devices (structures, actions, result
 codes, xenstore nodes), in the form QEMU keeps Xen's public io headers." \
@@ -226,12 +230,13 @@ The only other vscsiif backend is the Linux kernel's xen-scsiback.
 The {n} patches: two changes the device needs from QEMU and one that
 xen-block gets from the second (DMA to RAM that QEMU allocated itself
 under Xen, for the device's own data buffers; polling a Xen device's
-ring in an IOThread; xen-block using it); five that make a request
+ring in an IOThread; xen-block using it); six that make a request
 cheaper for every device (a coroutine pool that stops allocating at
 queue depth 1, AIOCBs, iovec arrays and one-shot bottom halves reused
 per thread, one redundant medium check per SCSI transfer gone, a fixed
 disk's medium checked without a coroutine, SCSI requests reused per
-thread);
+thread, reads of data in the host's page cache done without the thread
+pool, with an iotest);
 the protocol header; the request engine with its unit
 test; the dataplane (ring, grant copies, ABORT/RESET); the LUN table and
 hot-plug; LUNs written by a toolstack (RFC: p-dev resolution policy);
