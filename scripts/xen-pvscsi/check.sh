@@ -33,7 +33,7 @@ our_c_files() {
 if want build; then
     group "build: dependencies, QEMU $XPV_QEMU_DEB_VERSION base, overlay, compile"
     if bash "$XPV_ROOT/scripts/xen-pvscsi/deps.sh" &&
-       XPV_EXTRA_TARGETS="tests/unit/test-xen-pvscsi-proto qemu-io qemu-nbd" \
+       XPV_EXTRA_TARGETS="tests/unit/test-xen-pvscsi-proto qemu-io qemu-nbd storage-daemon/qemu-storage-daemon" \
        bash "$XPV_ROOT/scripts/xen-pvscsi/build.sh"; then
         pass build/qemu
     else
@@ -82,8 +82,10 @@ if want unit; then
     # thread): its iotest, raw on a file in the build directory's scratch
     # directory, with the build's qemu-io. "not run" (a file system without
     # RWF_NOWAIT, tmpfs) fails: this test must run where make check runs.
-    if [ ! -x "$XPV_BUILD/qemu-io" ] || [ ! -x "$XPV_BUILD/qemu-nbd" ]; then
-        ninja -C "$XPV_BUILD" qemu-io qemu-nbd >/dev/null 2>&1
+    if [ ! -x "$XPV_BUILD/qemu-io" ] || [ ! -x "$XPV_BUILD/qemu-nbd" ] ||
+       [ ! -x "$XPV_BUILD/storage-daemon/qemu-storage-daemon" ]; then
+        ninja -C "$XPV_BUILD" qemu-io qemu-nbd storage-daemon/qemu-storage-daemon \
+            >/dev/null 2>&1
     fi
     log="$logdir/iotest-file-posix-cached-read.log"
     (cd "$XPV_BUILD/tests/qemu-iotests" &&
