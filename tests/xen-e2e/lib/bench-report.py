@@ -69,16 +69,26 @@ def main():
     print()
     print(cfg)
 
-    # guest: BENCH,phase,backend,job,rep,ios,kib,bw_kib_s,iops,clat_mean,p50,p99,runtime_ms
+    # guest, from its console log, one pass:
+    #   BENCH,phase,backend,job,rep,ios,kib,bw_kib_s,iops,clat_mean,p50,p99,runtime_ms
+    #   BENCHG,bms|bme,phase,backend,job,rep,busy,idle,steal,scsifront,blkfront
+    # (BENCHG: its /proc/stat ticks, USER_HZ = 100 on x86, and its
+    # frontends' interrupts at either end of the window; runs before
+    # 2026-12-01 lack it)
     res = {}
     order = []
+    gs = {}
     try:
         with open(os.path.join(out, "console", "guest-bench.log"), errors="replace") as f:
             for line in f:
-                i = line.find("BENCH,")
-                if i < 0:
+                m = re.search(r"BENCHG?,", line)
+                if not m:
                     continue
-                p = line[i:].strip().split(",")
+                p = line[m.start():].strip().split(",")
+                if p[0] == "BENCHG":
+                    if len(p) == 11 and p[1] in ("bms", "bme"):
+                        gs.setdefault(tuple(p[2:6]), {})[p[1]] = [num(x) for x in p[6:11]]
+                    continue
                 if len(p) != 13:
                     continue
                 key = tuple(p[1:5])
@@ -90,29 +100,13 @@ def main():
                 order.append(key)
     except OSError:
         pass
-    # guest: BENCHG,bms|bme,phase,backend,job,rep,busy,idle,steal,scsifront,blkfront
-    # (its /proc/stat ticks, USER_HZ = 100 on x86, and its frontends'
-    # interrupts at either end of the window; runs before 2026-12-01 lack it)
-    gs = {}
-    try:
-        with open(os.path.join(out, "console", "guest-bench.log"), errors="replace") as f:
-            for line in f:
-                i = line.find("BENCHG,")
-                if i < 0:
-                    continue
-                p = line[i:].strip().split(",")
-                if len(p) != 11 or p[1] not in ("bms", "bme"):
-                    continue
-                gs.setdefault(tuple(p[2:6]), {})[p[1]] = [num(x) for x in p[6:11]]
-    except OSError:
-        pass
     gsmp = {}
     for key, v in gs.items():
         a, b = v.get("bms"), v.get("bme")
         if not a or not b or None in a or None in b:
             continue
         d = [y - x for x, y in zip(a, b)]
-        gsmp[key] = {"guest_busy_us": d[0] * 1e6 / 100, "guest_steal_us": d[2] * 1e6 / 100,
+        gsmp[key] = {"guest_busy_us": d[0] * 1e6 / 100,
                      "guest_irqs": d[4] if key[1] == "xenblock" else d[3]}
     # dom0: phase,backend,job,rep,window_s,busy,idle,steal,qemu,hz
     smp = {}
