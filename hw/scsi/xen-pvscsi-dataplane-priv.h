@@ -132,6 +132,12 @@ struct XenPVSCSIDataPlane {
     XenPVSCSIReqList copy_out;
     XenDeviceGrantCopySegment *batch;   /* XEN_PVSCSI_BATCH_SEGS */
     bool intake_stalled;            /* requests left for lack of a slot */
+    /*
+     * ctx polls the ring: req_event is left where it is (the frontend does
+     * not notify us for requests that polling finds anyway) until polling
+     * ends, which arms it again.
+     */
+    bool polled;
     uint64_t gen;                   /* bumped at every start and stop */
 
     /*

@@ -396,7 +396,12 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
             dp->intake_stalled = true;
             break;
         }
-        RING_FINAL_CHECK_FOR_REQUESTS(&dp->ring, more);
+        if (qatomic_read(&dp->polled)) {
+            /* No notification needed: polling looks again. */
+            more = RING_HAS_UNCONSUMED_REQUESTS(&dp->ring);
+        } else {
+            RING_FINAL_CHECK_FOR_REQUESTS(&dp->ring, more);
+        }
     } while (more && !dp->halted);
     /*
      * Gathered above: the SG lists of indirect requests, then the data of
@@ -452,6 +457,45 @@ static bool xen_pvscsi_has_work(void *opaque)
 
     return dp->ring_ok && !dp->halted && !dp->intake_stalled &&
            RING_HAS_UNCONSUMED_REQUESTS(&dp->ring);
+}
+
+/*
+ * ctx starts polling the ring: leave req_event where it is from now on.
+ * At most one more notification comes, for the request that reaches the
+ * index it was armed for.
+ */
+static void xen_pvscsi_poll_begin(void *opaque)
+{
+    XenPVSCSIDataPlane *dp = opaque;
+
+    qatomic_set(&dp->polled, true);
+}
+
+/*
+ * ctx stops polling and is about to wait for the event channel: arm
+ * req_event again. ctx then checks the ring once more (has_work), so a
+ * request pushed before the frontend could see req_event is not missed.
+ */
+static void xen_pvscsi_poll_end(void *opaque)
+{
+    XenPVSCSIDataPlane *dp = opaque;
+
+    qatomic_set(&dp->polled, false);
+    if (dp->ring_ok && !dp->halted) {
+        dp->ring.sring->req_event = dp->ring.req_cons + 1;
+        xen_mb(); /* req_event before has_work reads req_prod */
+        trace_xen_pvscsi_poll_end(dp->name, dp->ring.req_cons + 1);
+    }
+}
+
+static void xen_pvscsi_kick_poll_begin(EventNotifier *e)
+{
+    xen_pvscsi_poll_begin(container_of(e, XenPVSCSIDataPlane, kick));
+}
+
+static void xen_pvscsi_kick_poll_end(EventNotifier *e)
+{
+    xen_pvscsi_poll_end(container_of(e, XenPVSCSIDataPlane, kick));
 }
 
 static void xen_pvscsi_stop_in_ctx(void *opaque)
@@ -511,9 +555,17 @@ static void xen_pvscsi_kick_poll_ready(EventNotifier *e)
     xen_pvscsi_handle_requests(container_of(e, XenPVSCSIDataPlane, kick));
 }
 
-/* Attach (@on) or detach the ring's event handler in ctx */
+/*
+ * Attach (@on) or detach the ring's event handler in ctx. A handler
+ * detached while ctx polled did not see polling end: req_event may not be
+ * armed, so the intake runs once after attaching (and arms it).
+ */
 static void xen_pvscsi_attach(XenPVSCSIDataPlane *dp, bool on)
 {
+    if (on) {
+        /* Not polled until ctx says so (no handler in ctx yet). */
+        qatomic_set(&dp->polled, false);
+    }
     if (dp->xendev) {
         xen_device_set_event_channel_context(dp->xendev, dp->event_channel,
                                              on ? dp->ctx : NULL,
@@ -522,8 +574,14 @@ static void xen_pvscsi_attach(XenPVSCSIDataPlane *dp, bool on)
         aio_set_event_notifier(dp->ctx, &dp->kick, xen_pvscsi_kick_read,
                                xen_pvscsi_kick_poll,
                                xen_pvscsi_kick_poll_ready);
+        aio_set_event_notifier_poll(dp->ctx, &dp->kick,
+                                    xen_pvscsi_kick_poll_begin,
+                                    xen_pvscsi_kick_poll_end);
     } else {
         aio_set_event_notifier(dp->ctx, &dp->kick, NULL, NULL, NULL);
+    }
+    if (on) {
+        qemu_bh_schedule(dp->bh);
     }
 }
 
@@ -650,10 +708,14 @@ void xen_pvscsi_dataplane_start(XenPVSCSIDataPlane *dp,
     }
     xen_device_set_event_channel_poll(xendev, dp->event_channel,
                                       xen_pvscsi_has_work);
+    xen_device_set_event_channel_poll_notify(xendev, dp->event_channel,
+                                             xen_pvscsi_poll_begin,
+                                             xen_pvscsi_poll_end);
     /* ctx does not run for us yet: the handler is attached below. */
     dp->pool = xen_pvscsi_pool_new(dp);
     dp->gen++;
     dp->halted = false;
+    dp->polled = false;
     dp->ring_ok = true;
     dp->started = true;
     xen_device_set_event_channel_context(xendev, dp->event_channel, dp->ctx,

@@ -10,7 +10,9 @@
 #   scripts/xen-pvscsi/bench-native.sh --smoke    short run for make check:
 #       asserts the counts (never the times): no errors; grant copy calls
 #       per request <= 1 at QD1 and <= 0.3 at QD16 (batched); notifies per
-#       request <= 0.3 at QD16; allocations per request <= XPV_ALLOCS_MAX
+#       request <= 0.3 at QD16; kicks per request <= 0.03 at QD16 in an
+#       I/O thread (polled: no notification asked for, patches 0018 and
+#       0019); allocations per request <= XPV_ALLOCS_MAX
 #       (0: the dataplane itself allocates nothing per request, and the
 #       carried patches 0012, 0013 and 0016 keep QEMU from allocating:
 #       a coroutine pool batch per coroutine, the AIOCBs, dma_blk_io()'s
@@ -225,6 +227,11 @@ for row in $rows; do
         elif [ "$qd" -ge 16 ]; then
             check "$name-copy-calls-per-req" "$(v copy_calls_per_req)" '<=' 0.3
             check "$name-notifies-per-req" "$(v notifies_per_req)" '<=' 0.3
+            # polled (I/O thread): the ring asks for no kick while
+            # polled; 1/16 (a kick per refill) if it re-armed req_event
+            # at every pass
+            [ "$ctx" = iothread ] &&
+                check "$name-kicks-per-req" "$(v kicks_per_req)" '<=' 0.03
         fi
         [ -n "$preload" ] &&
             check "$name-allocs-per-req" "$(v allocs_per_req)" '<=' "${XPV_ALLOCS_MAX:-0}"

@@ -86,6 +86,14 @@ commit "hw/block/xen-block: poll the ring in an IOThread" \
 "$(patch_msg 0011-hw-block-xen-block-poll-the-ring-in-an-IOThread.patch)" \
     patches/0011-hw-block-xen-block-poll-the-ring-in-an-IOThread.patch
 
+commit "aio-posix: make aio_set_fd_poll() public again" \
+"$(patch_msg 0018-aio-posix-make-aio_set_fd_poll-public-again.patch)" \
+    patches/0018-aio-posix-make-aio_set_fd_poll-public-again.patch
+
+commit "hw/xen: let a polled Xen device leave notifications off while polled" \
+"$(patch_msg 0019-hw-xen-let-a-polled-Xen-device-leave-notifications-off.patch)" \
+    patches/0019-hw-xen-let-a-polled-Xen-device-leave-notifications-off.patch
+
 # Cheaper requests for every device (measured with xen-pvscsi's bench).
 commit "coroutine: keep the local pool's last batch when it runs empty" \
 "$(patch_msg 0012-coroutine-keep-the-local-pool-s-last-batch.patch)" \
@@ -227,10 +235,12 @@ scsi-block devices as LUNs (raw and qcow2 images, dom0 SCSI devices,
 iSCSI through libiscsi), with QEMU's AIO and iothreads on the data path.
 The only other vscsiif backend is the Linux kernel's xen-scsiback.
 
-The {n} patches: two changes the device needs from QEMU and one that
+The {n} patches: four changes the device needs from QEMU and one that
 xen-block gets from the second (DMA to RAM that QEMU allocated itself
 under Xen, for the device's own data buffers; polling a Xen device's
-ring in an IOThread; xen-block using it); six that make a request
+ring in an IOThread; xen-block using it; aio_set_fd_poll() public
+again, so that a polled Xen device leaves the frontend's notifications
+off while polled); six that make a request
 cheaper for every device (a coroutine pool that stops allocating at
 queue depth 1, AIOCBs, iovec arrays and one-shot bottom halves reused
 per thread, one redundant medium check per SCSI transfer gone, a fixed
