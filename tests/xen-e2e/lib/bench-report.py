@@ -86,8 +86,9 @@ def main():
                     continue
                 p = line[m.start():].strip().split(",")
                 if p[0] == "BENCHG":
-                    if len(p) == 11 and p[1] in ("bms", "bme"):
-                        gs.setdefault(tuple(p[2:6]), {})[p[1]] = [num(x) for x in p[6:11]]
+                    # 12 fields since the guest's notifications are counted
+                    if len(p) in (11, 12) and p[1] in ("bms", "bme"):
+                        gs.setdefault(tuple(p[2:6]), {})[p[1]] = [num(x) for x in p[6:]]
                     continue
                 if len(p) != 13:
                     continue
@@ -107,7 +108,10 @@ def main():
             continue
         d = [y - x for x, y in zip(a, b)]
         gsmp[key] = {"guest_busy_us": d[0] * 1e6 / 100,
-                     "guest_irqs": d[4] if key[1] == "xenblock" else d[3]}
+                     "guest_irqs": d[4] if key[1] == "xenblock" else d[3],
+                     # the frontend's notifications (-1 at both ends: not
+                     # counted)
+                     "guest_notifies": d[5] if len(d) > 5 and a[5] >= 0 else None}
     # dom0: phase,backend,job,rep,window_s,busy,idle,steal,qemu,hz
     smp = {}
     try:
@@ -155,6 +159,8 @@ def main():
         g = gsmp.get(key, {})
         r["guest_us_per_io"] = g["guest_busy_us"] / ios if g and ios else None
         r["guest_irqs_per_io"] = g["guest_irqs"] / ios if g and ios else None
+        r["notifies_per_io"] = (g["guest_notifies"] / ios
+                                if g and ios and g.get("guest_notifies") is not None else None)
         r["kicks_per_io"] = (s["backend_kicks"] / ios if ios and s.get("backend_kicks") is not None
                              else None)
         # shares of kernel time in dom0's busy time, of user time in QEMU's
@@ -178,7 +184,8 @@ def main():
     cols = ["ios", "kib", "bw_kib_s", "mib_s", "iops", "clat_mean_us", "clat_p50_us", "clat_p99_us",
             "runtime_ms", "window_s", "dom0_busy_us", "dom0_steal_us", "qemu_us", "qemu_scaled_us",
             "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io",
-            "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io"]
+            "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io",
+            "notifies_per_io"]
     raw_csv = os.path.join(run, "bench-raw.csv")
     with open(raw_csv, "w", newline="") as f:
         w = csv.writer(f)
@@ -236,6 +243,7 @@ def main():
                          "guest_us_per_io": med([r["guest_us_per_io"] for r in meas.get((b, j), [])]),
                          "guest_irqs_per_io": med([r["guest_irqs_per_io"] for r in meas.get((b, j), [])]),
                          "kicks_per_io": med([r["kicks_per_io"] for r in meas.get((b, j), [])]),
+                         "notifies_per_io": med([r["notifies_per_io"] for r in meas.get((b, j), [])]),
                          "ratio_pv_kernel": r1 if b == "pvscsi" else None,
                          "ratio_pv_xenblock": r2 if b == "pvscsi" else None})
 
@@ -289,9 +297,11 @@ def main():
               " (its /proc/stat user+nice+system+irq+softirq, TCG CPU-us);")
         print("  irqs = interrupts of the guest's frontend (scsifront, blkif); kicks = interrupts of the"
               " backend's event channel in dom0 (the frontend's notifications);")
+        print("  notifies = the frontend's notification hypercalls (guest kprobe; a kick"
+              " raises no dom0 interrupt while the channel is masked, e.g. while QEMU polls)")
         print("  dom0+guest = the two CPU columns summed")
         print(f"{'job':<18} {'backend':<10} {'guest':>9} {'dom0':>9} {'dom0+guest':>10} {'irqs':>6}"
-              f" {'kicks':>6} {'sum pv/this':>11}")
+              f" {'kicks':>6} {'notifies':>8} {'sum pv/this':>11}")
         for j in jobs:
             tot = {b: (sm(j, b, "guest_us_per_io") + sm(j, b, "dom0_us_per_io")
                        if sm(j, b, "guest_us_per_io") is not None and sm(j, b, "dom0_us_per_io") is not None
@@ -300,7 +310,8 @@ def main():
                 rr = "" if b == "pvscsi" else fmt(ratio(tot["pvscsi"], tot[b]), 2)
                 print(f"{j if b == 'pvscsi' else '':<18} {LABEL[b]:<10} {fmt(sm(j, b, 'guest_us_per_io')):>9}"
                       f" {fmt(sm(j, b, 'dom0_us_per_io')):>9} {fmt(tot[b]):>10}"
-                      f" {fmt(sm(j, b, 'guest_irqs_per_io'), 2):>6} {fmt(sm(j, b, 'kicks_per_io'), 2):>6} {rr:>11}")
+                      f" {fmt(sm(j, b, 'guest_irqs_per_io'), 2):>6} {fmt(sm(j, b, 'kicks_per_io'), 2):>6}"
+                      f" {fmt(sm(j, b, 'notifies_per_io'), 2):>8} {rr:>11}")
 
     # time per fio run (dom0's clock): the measured window and what lies between windows
     ts = sorted((v["t_start"], v["t_end"]) for k, v in smp.items()
@@ -314,7 +325,7 @@ def main():
     scols = ["job", "metric", "backend", "n", "min", "median", "max", "clat_p50_us", "clat_p99_us",
              "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share",
              "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io",
-             "ratio_pv_kernel", "ratio_pv_xenblock"]
+             "notifies_per_io", "ratio_pv_kernel", "ratio_pv_xenblock"]
     with open(summary_csv, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(scols)
@@ -324,7 +335,8 @@ def main():
     with open(cost_csv, "w", newline="") as f:
         w = csv.writer(f)
         cc = ("dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share",
-              "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io")
+              "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io",
+              "notifies_per_io")
         w.writerow(["job", "backend"] + list(cc))
         for s in summ:
             w.writerow([s["job"], s["backend"]] + ["" if s[c] is None else f"{s[c]:.3f}" for c in cc])

@@ -116,12 +116,28 @@ for d in $PVSCSI $KERNEL $XENBLOCK; do
 done
 check_sh equal-sizes "[ $(cat /sys/block/${PVSCSI#/dev/}/size) = $(cat /sys/block/${KERNEL#/dev/}/size) ] && [ $(cat /sys/block/${PVSCSI#/dev/}/size) = $(cat /sys/block/xvda/size) ]"
 
+# The frontends' notifications to their backends, as the guest makes
+# them: both scsifront and blkfront send them with
+# notify_remote_via_irq() (an event channel send hypercall each); a
+# kprobe counts its calls (kprobe_profile: hits). dom0's interrupt count
+# cannot tell: while QEMU polls the ring it does not read the channel,
+# which stays masked, so further sends raise no interrupt there.
+KP=/sys/kernel/tracing
+[ -d $KP/events ] || mount -t tracefs nodev $KP 2>/dev/null
+if echo 'p:xpvnotify notify_remote_via_irq' >> $KP/kprobe_events 2>/dev/null &&
+    echo 1 > $KP/events/kprobes/xpvnotify/enable; then
+    xe_say "guest notifications counted (kprobe on notify_remote_via_irq)"
+else
+    xe_say "guest notifications not counted: no kprobe on notify_remote_via_irq"
+fi
+
 # The handshake of a measured window (see the scenario's header).
 # Before each handshake the guest prints its own side of the window:
-# "BENCHG,bms|bme,PHASE,BACKEND,JOB,REP,busy,idle,steal,scsifront,blkfront":
+# "BENCHG,bms|bme,PHASE,BACKEND,JOB,REP,busy,idle,steal,scsifront,blkfront,notifies":
 # its CPU ticks (/proc/stat, all vCPUs: busy = user+nice+system+irq+
-# softirq) and the interrupts its frontends took (/proc/interrupts: both
-# scsifront instances summed, only one is busy in a window; blkfront's).
+# softirq), the interrupts its frontends took (/proc/interrupts: both
+# scsifront instances summed, only one is busy in a window; blkfront's)
+# and the notifications its frontends sent (above; -1: not counted).
 cat > /tmp/bm.sh <<'EOF_BM'
 #!/bin/sh
 irqs() {
@@ -129,6 +145,12 @@ irqs() {
         { c = 0; for (k = 2; k <= n + 1; k++) c += $k }
         /scsifront/ { sf += c } /blkif/ { bf += c }
         END { printf "%d,%d", sf, bf }' /proc/interrupts
+    if [ -r /sys/kernel/tracing/kprobe_profile ]; then
+        awk 'BEGIN { h = -1 } $1 ~ /xpvnotify$/ { h = $2 } END { printf ",%d", h }' \
+            /sys/kernel/tracing/kprobe_profile
+    else
+        printf ',-1'
+    fi
 }
 t=$(echo "$1" | tr . ,)
 # the forks outside the window: before the CPU sample at its start,
