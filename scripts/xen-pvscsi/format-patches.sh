@@ -58,14 +58,21 @@ patch_msg() {
     sed -n '3,/^--- a\//p' "$XPV_ROOT/patches/$1" | sed '$d' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
 }
 
+# carried NAME: carried patch patches/NAME as one commit, its subject
+# the patch's first line, its body the rest of its message (patch_msg)
+carried() {
+    commit "$(head -n 1 "$XPV_ROOT/patches/$1")" "$(patch_msg "$1")" "patches/$1"
+}
+
 # commit SUBJECT BODY FILE... : copy the project's files (and apply its
 # patches to upstream files, named as patches/NAME) as one commit.
+applied=""      # the patches applied so far, " NAME " each
 commit() {
     local subject=$1 body=$2; shift 2
     [ "${#subject}" -le 72 ] || xpv_die "subject over 72 characters: $subject"
     for f in "$@"; do
         case "$f" in
-            patches/*) patch -s -p1 < "$XPV_ROOT/$f" ;;
+            patches/*) patch -s -p1 < "$XPV_ROOT/$f"; applied+=" ${f#patches/} " ;;
             *) mkdir -p "$(dirname "$f")"; cp "$XPV_ROOT/$f" "$f"; git add "$f" ;;
         esac
     done
@@ -74,50 +81,19 @@ commit() {
 }
 
 # Changes to QEMU the device needs, first: each stands on its own.
-commit "physmem, xen-mapcache: DMA to RAM that QEMU allocated itself under Xen" \
-"$(patch_msg 0009-physmem-xen-mapcache-DMA-to-RAM-that-QEMU-allocated.patch)" \
-    patches/0009-physmem-xen-mapcache-DMA-to-RAM-that-QEMU-allocated.patch
-
-commit "hw/xen: let an AioContext poll a Xen device's ring" \
-"$(patch_msg 0010-hw-xen-let-an-AioContext-poll-a-Xen-device-s-ring.patch)" \
-    patches/0010-hw-xen-let-an-AioContext-poll-a-Xen-device-s-ring.patch
-
-commit "hw/block/xen-block: poll the ring in an IOThread" \
-"$(patch_msg 0011-hw-block-xen-block-poll-the-ring-in-an-IOThread.patch)" \
-    patches/0011-hw-block-xen-block-poll-the-ring-in-an-IOThread.patch
-
-commit "aio-posix: make aio_set_fd_poll() public again" \
-"$(patch_msg 0018-aio-posix-make-aio_set_fd_poll-public-again.patch)" \
-    patches/0018-aio-posix-make-aio_set_fd_poll-public-again.patch
-
-commit "hw/xen: let a polled Xen device leave notifications off while polled" \
-"$(patch_msg 0019-hw-xen-let-a-polled-Xen-device-leave-notifications-off.patch)" \
-    patches/0019-hw-xen-let-a-polled-Xen-device-leave-notifications-off.patch
+carried 0009-physmem-xen-mapcache-DMA-to-RAM-that-QEMU-allocated.patch
+carried 0010-hw-xen-let-an-AioContext-poll-a-Xen-device-s-ring.patch
+carried 0011-hw-block-xen-block-poll-the-ring-in-an-IOThread.patch
+carried 0018-aio-posix-make-aio_set_fd_poll-public-again.patch
+carried 0019-hw-xen-let-a-polled-Xen-device-leave-notifications-off.patch
 
 # Cheaper requests for every device (measured with xen-pvscsi's bench).
-commit "coroutine: keep the local pool's last batch when it runs empty" \
-"$(patch_msg 0012-coroutine-keep-the-local-pool-s-last-batch.patch)" \
-    patches/0012-coroutine-keep-the-local-pool-s-last-batch.patch
-
-commit "util: reuse freed per-request allocations per thread" \
-"$(patch_msg 0013-util-reuse-freed-per-request-allocations-per-thread.patch)" \
-    patches/0013-util-reuse-freed-per-request-allocations-per-thread.patch
-
-commit "scsi-disk: leave the medium check of a transfer to the block layer" \
-"$(patch_msg 0014-scsi-disk-leave-the-medium-check-of-a-transfer-to-the-block.patch)" \
-    patches/0014-scsi-disk-leave-the-medium-check-of-a-transfer-to-the-block.patch
-
-commit "scsi-disk: check a fixed disk's medium without a coroutine" \
-"$(patch_msg 0015-scsi-disk-check-a-fixed-disk-s-medium-without-a-coroutine.patch)" \
-    patches/0015-scsi-disk-check-a-fixed-disk-s-medium-without-a-coroutine.patch
-
-commit "scsi: reuse freed requests per thread" \
-"$(patch_msg 0016-scsi-reuse-freed-requests-per-thread.patch)" \
-    patches/0016-scsi-reuse-freed-requests-per-thread.patch
-
-commit "file-posix: read page cache hits without the thread pool" \
-"$(patch_msg 0017-file-posix-read-page-cache-hits-without-the-thread-pool.patch)" \
-    patches/0017-file-posix-read-page-cache-hits-without-the-thread-pool.patch
+carried 0012-coroutine-keep-the-local-pool-s-last-batch.patch
+carried 0013-util-reuse-freed-per-request-allocations-per-thread.patch
+carried 0014-scsi-disk-leave-the-medium-check-of-a-transfer-to-the-block.patch
+carried 0015-scsi-disk-check-a-fixed-disk-s-medium-without-a-coroutine.patch
+carried 0016-scsi-reuse-freed-requests-per-thread.patch
+carried 0017-file-posix-read-page-cache-hits-without-the-thread-pool.patch
 
 commit "include/hw/xen: add the vscsiif (PV SCSI) protocol header" \
 "The ring protocol of Xen's PV SCSI devices (structures, actions, result
@@ -215,7 +191,7 @@ missing=$(pgit ls-files -- hw include docs tests/unit tests/functional | grep -v
     [ -f "$work/$f" ] && cmp -s "$XPV_ROOT/$f" "$work/$f" || echo "$f"; done)
 [ -z "$missing" ] || xpv_die "files not in the series: $missing (add them to scripts/xen-pvscsi/format-patches.sh)"
 unused=$(cd "$XPV_ROOT/patches" && for p in $(grep -v '^local-' series); do
-    grep -q "patches/$p" "$XPV_ROOT/scripts/xen-pvscsi/format-patches.sh" || echo "$p"; done)
+    [[ "$applied" == *" $p "* ]] || echo "$p"; done)
 [ -z "$unused" ] || xpv_die "patches not in the series: $unused"
 
 rm -rf "$out"
