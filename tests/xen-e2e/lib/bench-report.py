@@ -71,10 +71,11 @@ def main():
 
     # guest, from its console log, one pass:
     #   BENCH,phase,backend,job,rep,ios,kib,bw_kib_s,iops,clat_mean,p50,p99,runtime_ms
-    #   BENCHG,bms|bme,phase,backend,job,rep,busy,idle,steal,scsifront,blkfront
-    # (BENCHG: its /proc/stat ticks, USER_HZ = 100 on x86, and its
-    # frontends' interrupts at either end of the window; runs before
-    # 2026-12-01 lack it)
+    #   BENCHG,bms|bme,phase,backend,job,rep,busy,idle,steal,scsifront,blkfront[,notifies]
+    # (BENCHG: its /proc/stat ticks, USER_HZ = 100 on x86, its frontends'
+    # interrupts and the notifications they sent at either end of the
+    # window; runs before 2026-12-01 lack it, earlier runs of that day
+    # the notifications)
     res = {}
     order = []
     gs = {}
@@ -86,7 +87,6 @@ def main():
                     continue
                 p = line[m.start():].strip().split(",")
                 if p[0] == "BENCHG":
-                    # 12 fields since the guest's notifications are counted
                     if len(p) in (11, 12) and p[1] in ("bms", "bme"):
                         gs.setdefault(tuple(p[2:6]), {})[p[1]] = [num(x) for x in p[6:]]
                     continue
