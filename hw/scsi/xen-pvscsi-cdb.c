@@ -10,6 +10,7 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu/defer-call.h"
+#include "block/block-common.h"
 #include "hw/scsi/scsi.h"
 #include "scsi/constants.h"
 #include "scsi/utils.h"
@@ -256,6 +257,7 @@ static void xen_pvscsi_do_cdb_mapped(XenPVSCSIReq *r)
     SCSIDevice *sdev;
     SCSIRequest *sreq;
     enum SCSIXferMode want;
+    size_t len;
 
     trace_xen_pvscsi_request(r, q->rqid, q->act, q->channel, q->id, q->lun,
                              q->cmnd[0], q->sc_data_direction, r->data_len);
@@ -293,18 +295,23 @@ static void xen_pvscsi_do_cdb_mapped(XenPVSCSIReq *r)
     r->sreq = sreq;
     /*
      * The device's own buffer when the data fits one: the SCSI device
-     * then moves it all at once (get_sg_list), and the guest's pages are
-     * copied with one call for all the CDBs of a batch: the writes' at the
-     * end of this intake, the reads' when they complete. Otherwise the
-     * device's bounce buffer and transfer_data.
+     * then does its I/O on it directly, all at once (get_iov), and the
+     * guest's pages are copied with one call for all the CDBs of a batch:
+     * the writes' at the end of this intake, the reads' when they
+     * complete. Otherwise the device's bounce buffer and transfer_data:
+     * also for data that is not whole sectors (as that of most commands
+     * the device answers itself), which a READ or WRITE would move as a
+     * partial sector.
      */
+    len = MIN(r->data_len, sreq->cmd.xfer);
     if (sreq->cmd.mode != SCSI_XFER_NONE &&
-        xen_pvscsi_buf_get(r, MIN(r->data_len, sreq->cmd.xfer)) &&
+        QEMU_IS_ALIGNED(len, BDRV_SECTOR_SIZE) &&
+        xen_pvscsi_buf_get(r, len) &&
         sreq->cmd.mode == SCSI_XFER_TO_DEV) {
         uint32_t covered;
 
         r->nr_copy = xen_pvscsi_copy_build(r, xen_pvscsi_buf_ptr(r), 0,
-                                           r->qsg.size, false, &covered);
+                                           r->qiov.size, false, &covered);
         r->batched = true;
         QSIMPLEQ_INSERT_TAIL(&dp->copy_in, r, batch_next);
         if (!dp->in_intake) {
@@ -382,11 +389,11 @@ int xen_pvscsi_parse_cdb(SCSIDevice *dev, SCSICommand *cmd,
     return 0;
 }
 
-QEMUSGList *xen_pvscsi_get_sg_list(SCSIRequest *sreq)
+QEMUIOVector *xen_pvscsi_get_iov(SCSIRequest *sreq)
 {
     XenPVSCSIReq *r = sreq->hba_private;
 
-    return r && r->buf >= 0 ? &r->qsg : NULL;
+    return r && r->buf >= 0 ? &r->qiov : NULL;
 }
 
 /* The bounce path: @len bytes of the device's buffer at r->pos */
@@ -510,7 +517,7 @@ void xen_pvscsi_command_complete(SCSIRequest *sreq, size_t residual)
     }
     if (r->buf >= 0) {
         /* What the device moved through the buffer */
-        uint32_t moved = MIN(r->qsg.size, sreq->cmd.xfer > residual ?
+        uint32_t moved = MIN(r->qiov.size, sreq->cmd.xfer > residual ?
                                           sreq->cmd.xfer - residual : 0);
 
         if (r->d.mode == XEN_PVSCSI_DATA_FROM_DEVICE && moved &&

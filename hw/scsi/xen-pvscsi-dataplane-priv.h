@@ -11,28 +11,24 @@
 #define HW_SCSI_XEN_PVSCSI_DATAPLANE_PRIV_H
 
 #include "qemu/log.h"
-#include "system/dma.h"
-#include "exec/memory.h"
+#include "qemu/iov.h"
 #include "hw/scsi/xen-pvscsi-proto.h"
 #include "xen-pvscsi-dataplane.h"
 
 typedef struct XenPVSCSIPool XenPVSCSIPool;
 
 /*
- * The device's own data buffers, one per ring slot of the largest ring,
- * in a private DMA address space: a CDB whose data fits gets one as its
- * QEMUSGList, so that the SCSI device moves all of it with one block
- * layer request, and the guest's pages are copied with one grant copy
- * call. Virtual memory reserved once; pages are populated as used.
- * Buffers are taken and given back in the dataplane's AioContext.
+ * The device's own data buffers, one per ring slot of the largest ring: a
+ * CDB whose data fits gets one as its iovec (SCSIBusInfo get_iov), so
+ * that the SCSI device moves all of it with one block layer request on
+ * that memory, and the guest's pages are copied with one grant copy call.
+ * Virtual memory reserved once; pages are populated as used. Buffers are
+ * taken and given back in the dataplane's AioContext.
  */
 /* Larger CDBs take the bounce path (Linux sends at most 508 KiB). */
 #define XEN_PVSCSI_BUF_MAX_PAGES    256
 
 typedef struct XenPVSCSIBufs {
-    struct rcu_head rcu;            /* first (call_rcu); as.rcu is as's */
-    AddressSpace as;
-    MemoryRegion mr;
     uint8_t *base;
     size_t size;                    /* bytes reserved: nr * buf_size */
     size_t buf_size;
@@ -56,8 +52,7 @@ typedef struct XenPVSCSIReq {
     uint64_t pos;                   /* bytes moved so far */
     uint64_t dev_residual;          /* what the device did not transfer */
     int buf;                        /* index of its XenPVSCSIBufs buffer */
-    QEMUSGList qsg;                 /* one entry: that buffer */
-    ScatterGatherEntry sge;
+    QEMUIOVector qiov;              /* that buffer, for the device */
     uint8_t fail_host;              /* answer with this host code if set */
     bool aborted;
     unsigned int nr_copy;           /* segments built in copy[], not sent */
@@ -167,7 +162,7 @@ void xen_pvscsi_flush_end(XenPVSCSIDataPlane *dp);
 void xen_pvscsi_schedule_flush(XenPVSCSIDataPlane *dp);
 /* Release @r's slot (and its SCSI request) without an answer. */
 void xen_pvscsi_put_req(XenPVSCSIReq *r);
-/* A free data buffer for @r of @len bytes, as its QEMUSGList; or false */
+/* A free data buffer for @r of @len bytes, as r->qiov; or false */
 bool xen_pvscsi_buf_get(XenPVSCSIReq *r, size_t len);
 static inline uint8_t *xen_pvscsi_buf_ptr(XenPVSCSIReq *r)
 {

@@ -176,18 +176,8 @@ bool xen_pvscsi_buf_get(XenPVSCSIReq *r, size_t len)
         return false;
     }
     r->buf = bufs->free[--bufs->nr_free];
-    /*
-     * A QEMUSGList of one entry that the request owns (no allocation):
-     * never grown, so qemu_sglist_add() and _destroy() are not used.
-     */
-    r->sge.base = (dma_addr_t)r->buf * bufs->buf_size;
-    r->sge.len = len;
-    r->qsg.sg = &r->sge;
-    r->qsg.nsg = 1;
-    r->qsg.nalloc = 1;
-    r->qsg.size = len;
-    r->qsg.dev = r->dp->dev;
-    r->qsg.as = &bufs->as;
+    /* One iovec that the request owns: no allocation, nothing to destroy */
+    qemu_iovec_init_buf(&r->qiov, xen_pvscsi_buf_ptr(r), len);
     return true;
 }
 
@@ -224,33 +214,19 @@ static XenPVSCSIBufs *xen_pvscsi_bufs_new(XenPVSCSIDataPlane *dp,
         bufs->free[i] = bufs->nr - 1 - i;
     }
     bufs->nr_free = bufs->nr;
-    /*
-     * No owner: the region must outlive neither the device nor the
-     * dataplane, whose destroy ends it through RCU.
-     */
-    memory_region_init_ram_ptr(&bufs->mr, NULL, "xen-pvscsi-data",
-                               bufs->size, bufs->base);
-    address_space_init(&bufs->as, &bufs->mr, "xen-pvscsi-data");
     return bufs;
 }
 
 /*
- * After the address space is gone: RCU callbacks run in the order they
- * were queued, and address_space_destroy() queued its own on as.rcu.
+ * No request uses a buffer any more: the device's LUNs, unrealized
+ * before it, waited for theirs.
  */
-static void xen_pvscsi_bufs_free_rcu(XenPVSCSIBufs *bufs)
-{
-    object_unparent(OBJECT(&bufs->mr));
-    munmap(bufs->base, bufs->size);
-    g_free(bufs->free);
-    g_free(bufs);
-}
-
 static void xen_pvscsi_bufs_destroy(XenPVSCSIBufs *bufs)
 {
     if (bufs) {
-        address_space_destroy(&bufs->as);
-        call_rcu(bufs, xen_pvscsi_bufs_free_rcu, rcu);
+        munmap(bufs->base, bufs->size);
+        g_free(bufs->free);
+        g_free(bufs);
     }
 }
 

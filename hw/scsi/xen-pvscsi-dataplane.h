@@ -106,7 +106,7 @@ void xen_pvscsi_dataplane_set_gone(XenPVSCSIDataPlane *dataplane,
     .max_lun = XEN_PVSCSI_MAX_LUN,                                          \
     .parse_cdb = xen_pvscsi_parse_cdb,                                      \
     .transfer_data = xen_pvscsi_transfer_data,                              \
-    .get_sg_list = xen_pvscsi_get_sg_list,                                  \
+    .get_iov = xen_pvscsi_get_iov,                                          \
     .complete = xen_pvscsi_command_complete,                                \
     .fail = xen_pvscsi_command_failed,                                      \
     .cancel = xen_pvscsi_request_cancelled,                                 \
@@ -118,7 +118,7 @@ void xen_pvscsi_dataplane_set_gone(XenPVSCSIDataPlane *dataplane,
 int xen_pvscsi_parse_cdb(SCSIDevice *dev, SCSICommand *cmd, uint8_t *buf,
                          size_t buf_len, void *hba_private);
 void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len);
-QEMUSGList *xen_pvscsi_get_sg_list(SCSIRequest *sreq);
+QEMUIOVector *xen_pvscsi_get_iov(SCSIRequest *sreq);
 void xen_pvscsi_command_complete(SCSIRequest *sreq, size_t residual);
 void xen_pvscsi_command_failed(SCSIRequest *sreq);
 void xen_pvscsi_request_cancelled(SCSIRequest *sreq);

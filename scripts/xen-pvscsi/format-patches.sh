@@ -81,7 +81,6 @@ commit() {
 }
 
 # Changes to QEMU the device needs, first: each stands on its own.
-carried 0009-physmem-xen-mapcache-DMA-to-RAM-that-QEMU-allocated.patch
 carried 0010-hw-xen-let-an-AioContext-poll-a-Xen-device-s-ring.patch
 carried 0011-hw-block-xen-block-poll-the-ring-in-an-IOThread.patch
 carried 0018-aio-posix-make-aio_set_fd_poll-public-again.patch
@@ -94,6 +93,9 @@ carried 0014-scsi-disk-leave-the-medium-check-of-a-transfer-to-the-block.patch
 carried 0015-scsi-disk-check-a-fixed-disk-s-medium-without-a-coroutine.patch
 carried 0016-scsi-reuse-freed-requests-per-thread.patch
 carried 0017-file-posix-read-page-cache-hits-without-the-thread-pool.patch
+
+# The device needs this one too; it changes code that 0014 changed.
+carried 0020-scsi-let-an-HBA-give-its-data-buffer-as-host-memory.patch
 
 commit "include/hw/xen: add the vscsiif (PV SCSI) protocol header" \
 "The ring protocol of Xen's PV SCSI devices (structures, actions, result
@@ -116,9 +118,9 @@ xen-block's dataplane (create, destroy, start, stop): the device reads
 xenstore and hands plain values. Requests are taken off the ring in
 bounded batches, data moves by grant copy (direct segments, or indirect
 SG pages with feature-sg-grant), and every request gets exactly one
-response. A CDB whose data fits gets one of the dataplane's own buffers
-(RAM in a private DMA address space) as its QEMUSGList: the SCSI device
-moves all of it with one block layer request, and the grant copies of
+response. A CDB whose data fits gets one of the dataplane's own buffers as its
+iovec (SCSIBusInfo get_iov): the SCSI device moves all of it with one
+block layer request on that memory, and the grant copies of
 the CDBs that start or complete in one event loop pass go in one call,
 with one push of the responses. An IOThread that polls polls the ring.
 Grant copies and notifications go through a small transport interface:
@@ -211,18 +213,19 @@ scsi-block devices as LUNs (raw and qcow2 images, dom0 SCSI devices,
 iSCSI through libiscsi), with QEMU's AIO and iothreads on the data path.
 The only other vscsiif backend is the Linux kernel's xen-scsiback.
 
-The {n} patches: four changes the device needs from QEMU and one that
-xen-block gets from the second (DMA to RAM that QEMU allocated itself
-under Xen, for the device's own data buffers; polling a Xen device's
-ring in an IOThread; xen-block using it; aio_set_fd_poll() public
-again, so that a polled Xen device leaves the frontend's notifications
-off while polled); six that make a request
-cheaper for every device (a coroutine pool that stops allocating at
-queue depth 1, AIOCBs, iovec arrays and one-shot bottom halves reused
-per thread, one redundant medium check per SCSI transfer gone, a fixed
-disk's medium checked without a coroutine, SCSI requests reused per
-thread, reads of data in the host's page cache done without the thread
-pool, with an iotest);
+The {n} patches: three changes the device needs from QEMU and one that
+xen-block gets from the first (polling a Xen device's ring in an
+IOThread; xen-block using it; aio_set_fd_poll() public again, so that a
+polled Xen device leaves the frontend's notifications off while
+polled); six that make a request cheaper for every device (a coroutine
+pool that stops allocating at queue depth 1, AIOCBs, iovec arrays and
+one-shot bottom halves reused per thread, one redundant medium check
+per SCSI transfer gone, a fixed disk's medium checked without a
+coroutine, SCSI requests reused per thread, reads of data in the host's
+page cache done without the thread pool, with an iotest); one more the
+device needs (an HBA's data buffer in host memory given to the SCSI
+device as an iovec, for one block layer request per command on the
+device's own buffers without the DMA helpers);
 the protocol header; the request engine with its unit
 test; the dataplane (ring, grant copies, ABORT/RESET); the LUN table and
 hot-plug; LUNs written by a toolstack (RFC: p-dev resolution policy);
