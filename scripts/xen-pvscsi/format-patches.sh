@@ -118,13 +118,14 @@ xen-block's dataplane (create, destroy, start, stop): the device reads
 xenstore and hands plain values. Requests are taken off the ring in
 bounded batches, data moves by grant copy (direct segments, or indirect
 SG pages with feature-sg-grant), and every request gets exactly one
-response. A CDB whose data fits gets one of the dataplane's own buffers as its
-iovec (SCSIBusInfo get_iov): the SCSI device moves all of it with one
-block layer request on that memory, and the grant copies of
-the CDBs that start or complete in one event loop pass go in one call,
-with one push of the responses. An IOThread that polls polls the ring.
-Grant copies and notifications go through a small transport interface:
-Xen's, or a loopback one that lets the dataplane run without Xen. ABORT cancels asynchronously; RESET lets outstanding commands
+response. A CDB whose data fits gets one of the dataplane's own
+buffers as its iovec (SCSIBusInfo get_iov): the SCSI device moves all
+of it with one block layer request on that memory, and the grant
+copies of the CDBs that start or complete in one event loop pass go in
+one call, with one push of the responses. An IOThread that polls polls
+the ring. Grant copies and notifications go through a small transport
+interface: Xen's, or a loopback one that lets the dataplane run without
+Xen. ABORT cancels asynchronously; RESET lets outstanding commands
 finish for a grace period, then cancels them and raises a unit
 attention. A connection's requests live in a pool that a disconnect
 detaches: nothing of an old connection reaches a later ring and no
