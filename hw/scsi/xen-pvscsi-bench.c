@@ -429,6 +429,7 @@ static void bench_realize(DeviceState *dev, Error **errp)
         !qdev_realize_and_unref(lun, BUS(&s->bus), errp)) {
         return;
     }
+    xen_pvscsi_dataplane_set_reachable(s->dp, SCSI_DEVICE(lun), true);
     /* Not in the machine's reset tree: its capacity is read at reset */
     device_cold_reset(lun);
     if (s->iothread) {

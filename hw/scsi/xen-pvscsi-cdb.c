@@ -10,6 +10,7 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu/defer-call.h"
+#include "qemu/rcu.h"
 #include "block/block-common.h"
 #include "hw/scsi/scsi.h"
 #include "scsi/constants.h"
@@ -262,16 +263,18 @@ static void xen_pvscsi_do_cdb_mapped(XenPVSCSIReq *r)
     trace_xen_pvscsi_request(r, q->rqid, q->act, q->channel, q->id, q->lun,
                              q->cmnd[0], q->sc_data_direction, r->data_len);
 
-    sdev = xen_pvscsi_device_get(dp, q->channel, q->id, q->lun);
-    if (!sdev) {
+    /* The request holds its device; RCU holds it until then. */
+    WITH_RCU_READ_LOCK_GUARD() {
+        sdev = xen_pvscsi_lun_find(dp, q->channel, q->id, q->lun);
+        sreq = sdev ? scsi_req_new(sdev, q->rqid, q->lun, r->d.req.cmnd,
+                                   q->cmd_len, r) : NULL;
+    }
+    if (!sreq) {
         /* The midlayer may probe LUNs that are not configured. */
         r->data_len = 0;
         xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_NO_CONNECT, 0, NULL, 0);
         return;
     }
-
-    sreq = scsi_req_new(sdev, q->rqid, q->lun, r->d.req.cmnd, q->cmd_len, r);
-    object_unref(OBJECT(sdev));
 
     want = xen_pvscsi_xfer_mode(r);
     if (sreq->cmd.mode != SCSI_XFER_NONE &&

@@ -136,10 +136,13 @@ struct XenPVSCSIDataPlane {
     uint64_t gen;                   /* bumped at every start and stop */
 
     /*
-     * LUN addresses whose device is on its way out: not reachable from
-     * the ring. Written in the main loop, read in ctx.
+     * The LUNs the ring can reach, by target and LUN (a target's table is
+     * allocated when its first LUN is plugged). Written in the main loop,
+     * read in ctx under RCU: a device is freed only after a grace period
+     * that follows its removal from the bus (bus_remove_child()), and it
+     * leaves this table before that.
      */
-    bool gone[XEN_PVSCSI_MAX_TARGET + 1][XEN_PVSCSI_MAX_LUN + 1];
+    SCSIDevice **luns[XEN_PVSCSI_MAX_TARGET + 1];
 };
 
 /*
@@ -152,6 +155,8 @@ struct XenPVSCSIDataPlane {
                   ## __VA_ARGS__)
 
 /* xen-pvscsi-dataplane.c */
+SCSIDevice *xen_pvscsi_lun_find(XenPVSCSIDataPlane *dp, unsigned int channel,
+                                unsigned int id, unsigned int lun);
 SCSIDevice *xen_pvscsi_device_get(XenPVSCSIDataPlane *dp,
                                   unsigned int channel, unsigned int id,
                                   unsigned int lun);

@@ -253,24 +253,38 @@ void xen_pvscsi_put_req(XenPVSCSIReq *r)
 
 
 /*
- * The LUN at channel:id:lun, referenced, or NULL: not configured, or on
- * its way out (its removal waits for requests to finish).
+ * Under RCU: the LUN at channel:id:lun, or NULL: not configured, or on its
+ * way out (its removal waits for requests to finish).
  */
+SCSIDevice *xen_pvscsi_lun_find(XenPVSCSIDataPlane *dp, unsigned int channel,
+                                unsigned int id, unsigned int lun)
+{
+    SCSIDevice **target, *sdev;
+
+    if (channel > XEN_PVSCSI_MAX_CHANNEL || id > XEN_PVSCSI_MAX_TARGET ||
+        lun > XEN_PVSCSI_MAX_LUN) {
+        return NULL;
+    }
+    target = qatomic_rcu_read(&dp->luns[id]);
+    if (!target) {
+        return NULL;
+    }
+    sdev = qatomic_rcu_read(&target[lun]);
+    /* As scsi_device_get(): plugged, but not usable before it is realized */
+    return sdev && qdev_is_realized(&sdev->qdev) ? sdev : NULL;
+}
+
+/* The LUN at channel:id:lun, referenced, or NULL (xen_pvscsi_lun_find()) */
 SCSIDevice *xen_pvscsi_device_get(XenPVSCSIDataPlane *dp,
                                   unsigned int channel, unsigned int id,
                                   unsigned int lun)
 {
     SCSIDevice *sdev;
 
-    if (channel > XEN_PVSCSI_MAX_CHANNEL || id > XEN_PVSCSI_MAX_TARGET ||
-        lun > XEN_PVSCSI_MAX_LUN || qatomic_read(&dp->gone[id][lun])) {
-        return NULL;
-    }
-    sdev = scsi_device_get(dp->bus, channel, id, lun);
-    if (sdev && (sdev->channel != channel || sdev->id != id ||
-                 sdev->lun != lun)) {
-        object_unref(OBJECT(sdev));
-        sdev = NULL;
+    RCU_READ_LOCK_GUARD();
+    sdev = xen_pvscsi_lun_find(dp, channel, id, lun);
+    if (sdev) {
+        object_ref(OBJECT(sdev));
     }
     return sdev;
 }
@@ -728,16 +742,30 @@ void xen_pvscsi_dataplane_drained_end(XenPVSCSIDataPlane *dp)
     }
 }
 
-void xen_pvscsi_dataplane_set_gone(XenPVSCSIDataPlane *dp, SCSIDevice *sdev,
-                                   bool gone)
+void xen_pvscsi_dataplane_set_reachable(XenPVSCSIDataPlane *dp,
+                                        SCSIDevice *sdev, bool reachable)
 {
+    SCSIDevice **target;
+
     if (!dp) {
         return;     /* unrealized: the ring is gone */
     }
-    if (sdev->channel <= XEN_PVSCSI_MAX_CHANNEL &&
-        sdev->id <= XEN_PVSCSI_MAX_TARGET &&
-        sdev->lun <= XEN_PVSCSI_MAX_LUN) {
-        qatomic_set(&dp->gone[sdev->id][sdev->lun], gone);
+    if (sdev->channel > XEN_PVSCSI_MAX_CHANNEL ||
+        sdev->id > XEN_PVSCSI_MAX_TARGET || sdev->lun > XEN_PVSCSI_MAX_LUN) {
+        return;     /* refused by the bus's limits before it gets here */
+    }
+    target = dp->luns[sdev->id];
+    if (!target) {
+        if (!reachable) {
+            return;
+        }
+        target = g_new0(SCSIDevice *, XEN_PVSCSI_MAX_LUN + 1);
+        qatomic_rcu_set(&dp->luns[sdev->id], target);
+    }
+    if (reachable) {
+        qatomic_rcu_set(&target[sdev->lun], sdev);
+    } else if (target[sdev->lun] == sdev) {
+        qatomic_set(&target[sdev->lun], NULL);
     }
 }
 
@@ -818,6 +846,8 @@ XenPVSCSIDataPlane *xen_pvscsi_dataplane_create_loopback(
 
 void xen_pvscsi_dataplane_destroy(XenPVSCSIDataPlane *dp)
 {
+    unsigned int i;
+
     if (!dp) {
         return;
     }
@@ -826,6 +856,9 @@ void xen_pvscsi_dataplane_destroy(XenPVSCSIDataPlane *dp)
     qemu_bh_delete(dp->flush_bh);
     xen_pvscsi_bufs_destroy(dp->bufs);
     g_free(dp->batch);
+    for (i = 0; i < ARRAY_SIZE(dp->luns); i++) {
+        g_free(dp->luns[i]);
+    }
     if (dp->iothread) {
         object_unref(OBJECT(dp->iothread));
     }

@@ -87,12 +87,13 @@ void xen_pvscsi_dataplane_drained_begin(XenPVSCSIDataPlane *dataplane);
 void xen_pvscsi_dataplane_drained_end(XenPVSCSIDataPlane *dataplane);
 
 /*
- * Main loop. A LUN whose device is on its way out (its removal waits for
- * requests to finish) is not reachable from the ring: its address is
- * answered as if no LUN were there.
+ * Main loop. Make @sdev reachable from the ring at its address, once it
+ * is plugged, or not (from when its removal starts: the removal may wait
+ * for its requests to finish): its address is then answered as if no LUN
+ * were there. A device must not be freed while reachable.
  */
-void xen_pvscsi_dataplane_set_gone(XenPVSCSIDataPlane *dataplane,
-                                   SCSIDevice *sdev, bool gone);
+void xen_pvscsi_dataplane_set_reachable(XenPVSCSIDataPlane *dataplane,
+                                        SCSIDevice *sdev, bool reachable);
 
 /*
  * The SCSIBusInfo of a bus whose requests come from a dataplane's ring;

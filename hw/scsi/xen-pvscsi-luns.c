@@ -140,7 +140,8 @@ static bool xen_pvscsi_unplug_device(XenPVSCSI *s, DeviceState *dev,
 
     hotplug_handler_unplug(HOTPLUG_HANDLER(s), dev, errp);
     if (*errp) {
-        xen_pvscsi_dataplane_set_gone(s->dataplane, SCSI_DEVICE(dev), false);
+        xen_pvscsi_dataplane_set_reachable(s->dataplane, SCSI_DEVICE(dev),
+                                           true);
         return false;
     }
     object_unparent(OBJECT(dev));
@@ -201,7 +202,7 @@ static bool xen_pvscsi_remove_device(XenPVSCSI *s, DeviceState *dev,
     SCSIDevice *sdev = SCSI_DEVICE(dev);
     XenPVSCSIRemoval *rm;
 
-    xen_pvscsi_dataplane_set_gone(s->dataplane, sdev, true);
+    xen_pvscsi_dataplane_set_reachable(s->dataplane, sdev, false);
     if (!xen_pvscsi_sdev_busy(sdev)) {
         return xen_pvscsi_unplug_device(s, dev, errp);
     }
@@ -391,13 +392,13 @@ static void xen_pvscsi_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
         }
     }
 
-    xen_pvscsi_dataplane_set_gone(s->dataplane, sd, false);
     QLIST_FOREACH(lun, &s->luns, next) {
         if (lun->creating && lun->channel == sd->channel &&
             lun->id == sd->id && lun->lun == sd->lun) {
             /* A toolstack wrote dev-N: it keeps its number and nodes. */
             lun->sdev = sd;
             lun->creating = false;
+            xen_pvscsi_dataplane_set_reachable(s->dataplane, sd, true);
             return;
         }
     }
@@ -428,6 +429,8 @@ static void xen_pvscsi_plug(HotplugHandler *hotplug_dev, DeviceState *dev,
                                              OBJECT(dev))));
     xen_pvscsi_lun_write(s, lun, "v-dev", "%s", vdev);
     xen_pvscsi_lun_set_state(s, lun, XenbusStateInitialising);
+    /* Nothing fails after a plug handler: the device's realize is done. */
+    xen_pvscsi_dataplane_set_reachable(s->dataplane, sd, true);
     xen_pvscsi_reconfigure_if_pending(s);
 }
 
@@ -504,13 +507,13 @@ static void xen_pvscsi_unplug(HotplugHandler *hotplug_dev, DeviceState *dev,
     if (lun) {
         lun->sdev = NULL;
     }
+    /* Already so if the removal started in xen_pvscsi_remove_device() */
+    xen_pvscsi_dataplane_set_reachable(s->dataplane, sd, false);
     qdev_simple_device_unplug_cb(hotplug_dev, dev, errp);
     if (s->iothread && sd->conf.blk) {
         /* If other users keep the BlockBackend in the iothread, that's ok */
         blk_set_aio_context(sd->conf.blk, qemu_get_aio_context(), NULL);
     }
-    /* Off the bus: a new LUN may take the address. */
-    xen_pvscsi_dataplane_set_gone(s->dataplane, sd, false);
 }
 
 void xen_pvscsi_lun_closing(XenPVSCSI *s, XenPVSCSILun *lun)
