@@ -62,7 +62,9 @@
 # Output: the config and the tables on stdout; in the run directory
 # (printed): bench-raw.csv (one row per fio job), bench-summary.csv (min /
 # median / max per backend and job, ratios of the medians), bench-cost.csv,
-# bench-strace.csv, bench-ratios.png (gnuplot; skipped without gnuplot:
+# bench-strace.csv, bench-unitcost.csv (dom0's unit costs: a syscall, a
+# clock read, a thread wake-up, page-cache reads and writes, memcpy;
+# lib/unitcost.c, run in dom0 once the guest has stopped), bench-ratios.png (gnuplot; skipped without gnuplot:
 # apt-get install gnuplot-nox). Everything runs under TCG, nested: the
 # numbers compare the backends on this setup only; cost per I/O is in
 # TCG microseconds (only ratios mean anything).
@@ -100,16 +102,20 @@ if [ "$BENCH_STRACE" = 1 ]; then
         BENCH_STRACE=0
     fi
 fi
+# and the unit-cost probe (lib/unitcost.c), run in dom0 after the guest
+mkdir -p "$STAGE/lib/bench-tools"
+cc -O2 -pthread -o "$STAGE/lib/bench-tools/unitcost" "$XE_DIR/lib/unitcost.c" ||
+    xe_die "bench: cannot build lib/unitcost.c (make deps installs gcc)"
 XE_DIR=$STAGE
 
 # Time: a fio run takes RAMP + its runtime + about 4 s (fio's start, two
 # console handshakes; measured 2026-11-30, REPS=1 RUNTIME=3), 3 backends;
-# the strace pass about 15 s more per run. The bound (XE_SCENARIO_TIMEOUT)
+# the strace pass about 15 s more per run, the unit costs about 30 s. The bound (XE_SCENARIO_TIMEOUT)
 # allows twice that plus 5 min: a loaded host doubles TCG times.
 nj=$(echo "$BENCH_JOBS" | wc -w)
 ns=$(echo "$BENCH_STRACE_JOBS" | wc -w)
 [ "$BENCH_STRACE" = 1 ] || ns=0
-est=$((3 * nj * REPS * (RAMP + RUNTIME + 4) + 2 * ns * (RAMP + RUNTIME + 19) + RUNTIME + 240))
+est=$((3 * nj * REPS * (RAMP + RUNTIME + 4) + 2 * ns * (RAMP + RUNTIME + 19) + RUNTIME + 270))
 [ "$WARMUP" -gt 0 ] && est=$((est + 3 * nj * (RAMP + WARMUP + 4)))
 export XE_SCENARIO_TIMEOUT=${XE_SCENARIO_TIMEOUT:-$((est * 2 + 300))}
 

@@ -134,6 +134,9 @@ def main():
                     # frontend's kicks (QEMU's channels, or xen-scsiback's)
                     "backend_kicks": num(r.get("evtchn_scsiback" if r["backend"] == "kernel"
                                                else "evtchn_qemu")),
+                    # context switches of all dom0 CPUs (runs before
+                    # 2026-12-01 lack it)
+                    "dom0_ctxt": num(r["dom0_ctxt"]) if r.get("dom0_ctxt") else None,
                 }
     except (OSError, KeyError, TypeError):
         pass
@@ -163,6 +166,7 @@ def main():
                                 if g and ios and g.get("guest_notifies") is not None else None)
         r["kicks_per_io"] = (s["backend_kicks"] / ios if ios and s.get("backend_kicks") is not None
                              else None)
+        r["ctxt_per_io"] = s["dom0_ctxt"] / ios if ios and s.get("dom0_ctxt") is not None else None
         # shares of kernel time in dom0's busy time, of user time in QEMU's
         r["dom0_sys_share"] = (r["dom0_sys_us"] / r["dom0_busy_us"]
                                if r["dom0_sys_us"] is not None and r["dom0_busy_us"] else None)
@@ -185,7 +189,7 @@ def main():
             "runtime_ms", "window_s", "dom0_busy_us", "dom0_steal_us", "qemu_us", "qemu_scaled_us",
             "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io",
             "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io",
-            "notifies_per_io"]
+            "notifies_per_io", "ctxt_per_io"]
     raw_csv = os.path.join(run, "bench-raw.csv")
     with open(raw_csv, "w", newline="") as f:
         w = csv.writer(f)
@@ -244,6 +248,7 @@ def main():
                          "guest_irqs_per_io": med([r["guest_irqs_per_io"] for r in meas.get((b, j), [])]),
                          "kicks_per_io": med([r["kicks_per_io"] for r in meas.get((b, j), [])]),
                          "notifies_per_io": med([r["notifies_per_io"] for r in meas.get((b, j), [])]),
+                         "ctxt_per_io": med([r["ctxt_per_io"] for r in meas.get((b, j), [])]),
                          "ratio_pv_kernel": r1 if b == "pvscsi" else None,
                          "ratio_pv_xenblock": r2 if b == "pvscsi" else None})
 
@@ -299,9 +304,10 @@ def main():
               " backend's event channel in dom0 (the frontend's notifications);")
         print("  notifies = the frontend's notification hypercalls (guest kprobe; a kick"
               " raises no dom0 interrupt while the channel is masked, e.g. while QEMU polls)")
-        print("  dom0+guest = the two CPU columns summed")
+        print("  dom0+guest = the two CPU columns summed; csw = context switches of all dom0 CPUs"
+              " (/proc/stat ctxt)")
         print(f"{'job':<18} {'backend':<10} {'guest':>9} {'dom0':>9} {'dom0+guest':>10} {'irqs':>6}"
-              f" {'kicks':>6} {'notifies':>8} {'sum pv/this':>11}")
+              f" {'kicks':>6} {'notifies':>8} {'csw':>6} {'sum pv/this':>11}")
         for j in jobs:
             tot = {b: (sm(j, b, "guest_us_per_io") + sm(j, b, "dom0_us_per_io")
                        if sm(j, b, "guest_us_per_io") is not None and sm(j, b, "dom0_us_per_io") is not None
@@ -311,7 +317,8 @@ def main():
                 print(f"{j if b == 'pvscsi' else '':<18} {LABEL[b]:<10} {fmt(sm(j, b, 'guest_us_per_io')):>9}"
                       f" {fmt(sm(j, b, 'dom0_us_per_io')):>9} {fmt(tot[b]):>10}"
                       f" {fmt(sm(j, b, 'guest_irqs_per_io'), 2):>6} {fmt(sm(j, b, 'kicks_per_io'), 2):>6}"
-                      f" {fmt(sm(j, b, 'notifies_per_io'), 2):>8} {rr:>11}")
+                      f" {fmt(sm(j, b, 'notifies_per_io'), 2):>8} {fmt(sm(j, b, 'ctxt_per_io'), 2):>6}"
+                      f" {rr:>11}")
 
     # time per fio run (dom0's clock): the measured window and what lies between windows
     ts = sorted((v["t_start"], v["t_end"]) for k, v in smp.items()
@@ -325,7 +332,7 @@ def main():
     scols = ["job", "metric", "backend", "n", "min", "median", "max", "clat_p50_us", "clat_p99_us",
              "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share",
              "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io",
-             "notifies_per_io", "ratio_pv_kernel", "ratio_pv_xenblock"]
+             "notifies_per_io", "ctxt_per_io", "ratio_pv_kernel", "ratio_pv_xenblock"]
     with open(summary_csv, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(scols)
@@ -336,7 +343,7 @@ def main():
         w = csv.writer(f)
         cc = ("dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share",
               "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io",
-              "notifies_per_io")
+              "notifies_per_io", "ctxt_per_io")
         w.writerow(["job", "backend"] + list(cc))
         for s in summ:
             w.writerow([s["job"], s["backend"]] + ["" if s[c] is None else f"{s[c]:.3f}" for c in cc])
@@ -398,6 +405,22 @@ def main():
         if os.path.isdir(sdir) or "strace=1" in cfg:
             print("\nstrace pass: no results")
 
+    # dom0's unit costs (lib/unitcost.c, run after the guest stopped)
+    unit_csv = None
+    try:
+        with open(os.path.join(out, "unitcost.csv")) as f:
+            units = list(csv.DictReader(f))
+    except OSError:
+        units = []
+    if units:
+        print()
+        print("dom0 unit costs (lib/unitcost.c in dom0 after the guest stopped; TCG ns per op,"
+              " wall and CPU of both threads)")
+        for u in units:
+            print(f"  {u['op']:<14} {num(u['ns_per_op']):>11.0f} {num(u['cpu_ns_per_op']):>11.0f}  {u['unit']}")
+        unit_csv = os.path.join(run, "bench-unitcost.csv")
+        shutil.copyfile(os.path.join(out, "unitcost.csv"), unit_csv)
+
     # chart
     png = None
     dat = os.path.join(run, "bench-ratios.dat")
@@ -430,6 +453,8 @@ def main():
     print("cost per I/O:  ", cost_csv)
     if strace_csv:
         print("syscalls:      ", strace_csv)
+    if unit_csv:
+        print("unit costs:    ", unit_csv)
     print("ratios (data): ", dat)
     if png:
         print("chart:         ", png)

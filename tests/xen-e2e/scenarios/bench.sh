@@ -286,7 +286,7 @@ bm_stat() {
     # driver names them after the process; xen-pvscsi's and xen-block's
     # summed, only one is busy in a window) and xen-scsiback's
     BM_EVQ=0 BM_EVK=0
-    local l c k
+    local l c k v
     while read -r -a l; do
         [ "${#l[@]}" -gt "$BM_NCPU" ] || continue
         c=0
@@ -296,6 +296,11 @@ bm_stat() {
             *vscsiif-backend*) BM_EVK=$((BM_EVK + c)) ;;
         esac
     done < /proc/interrupts
+    # context switches of all dom0 CPUs (any backend's wake-ups)
+    BM_CTXT=0
+    while read -r k v rest; do
+        [ "$k" = ctxt ] && { BM_CTXT=$v; break; }
+    done < /proc/stat
     read -r BM_UP rest < /proc/uptime
     if read -r -a f < "/proc/$QPID/stat"; then
         BM_Q=$((f[13] + f[14])) BM_QU=${f[13]}
@@ -320,7 +325,7 @@ bm_strace_start() {
 bm_release() { printf '%s\n' "$1" > "$TTY"; }
 
 mkdir -p "$XE_OUT/strace"
-echo "phase,backend,job,rep,window_s,dom0_busy_ticks,dom0_idle_ticks,dom0_steal_ticks,qemu_ticks,hz,t_start,t_end,dom0_sys_ticks,qemu_user_ticks,evtchn_qemu,evtchn_scsiback" > "$XE_OUT/bench-samples.csv"
+echo "phase,backend,job,rep,window_s,dom0_busy_ticks,dom0_idle_ticks,dom0_steal_ticks,qemu_ticks,hz,t_start,t_end,dom0_sys_ticks,qemu_user_ticks,evtchn_qemu,evtchn_scsiback,dom0_ctxt" > "$XE_OUT/bench-samples.csv"
 declare -A S0=()
 exec {tfd}< <(exec tail -n +1 -F -s 0.2 "$LOG" 2>/dev/null)
 TAILPID=$!
@@ -341,7 +346,7 @@ while :; do
                 bm_strace_start "/tmp/strace-$tag.txt" || xe_say "strace: not all QEMU threads attached for $tag"
             fi
             bm_stat
-            S0[$tag]="$BM_UP $BM_BUSY $BM_IDLE $BM_STEAL $BM_Q $BM_SYS $BM_QU $BM_EVQ $BM_EVK"
+            S0[$tag]="$BM_UP $BM_BUSY $BM_IDLE $BM_STEAL $BM_Q $BM_SYS $BM_QU $BM_EVQ $BM_EVK $BM_CTXT"
             bm_release "bms.$tag"
             ;;
         *"XE-SYNC bme."*)
@@ -355,9 +360,9 @@ while :; do
                 cp "/tmp/strace-$tag.txt.err" "$XE_OUT/strace/$tag.err" 2>/dev/null
             fi
             if [ -n "${S0[$tag]:-}" ]; then
-                read -r up0 busy0 idle0 steal0 q0 sys0 qu0 evq0 evk0 <<< "${S0[$tag]}"
+                read -r up0 busy0 idle0 steal0 q0 sys0 qu0 evq0 evk0 ctxt0 <<< "${S0[$tag]}"
                 win=$(awk -v a="$up0" -v b="$BM_UP" 'BEGIN {printf "%.2f", b - a}')
-                echo "${tag//./,},$win,$((BM_BUSY - busy0)),$((BM_IDLE - idle0)),$((BM_STEAL - steal0)),$((BM_Q - q0)),$HZ,$up0,$BM_UP,$((BM_SYS - sys0)),$((BM_QU - qu0)),$((BM_EVQ - evq0)),$((BM_EVK - evk0))" >> "$XE_OUT/bench-samples.csv"
+                echo "${tag//./,},$win,$((BM_BUSY - busy0)),$((BM_IDLE - idle0)),$((BM_STEAL - steal0)),$((BM_Q - q0)),$HZ,$up0,$BM_UP,$((BM_SYS - sys0)),$((BM_QU - qu0)),$((BM_EVQ - evq0)),$((BM_EVK - evk0)),$((BM_CTXT - ctxt0))" >> "$XE_OUT/bench-samples.csv"
             fi
             bm_release "bme.$tag"
             ;;
@@ -372,4 +377,13 @@ check_ge bench-results "$(grep -c '^BENCH,m,' "$XE_OUT/bench.csv")" 1 "measured 
 qemu_alive bench && xe_say "QEMU $QPID: $(grep -E '^(VmHWM|Threads)' /proc/"$QPID"/status | xe_oneline)"
 qemu_stop bench
 [ -n "${LOOP:-}" ] && losetup -d "$LOOP" 2>/dev/null
+
+# Unit costs in dom0, nothing else running: ops x unit cost for the note
+# (lib/unitcost.c, built by bench.sh).
+if [ -x "$XE_HARNESS/lib/bench-tools/unitcost" ]; then
+    mkdir -p /run/xe && cp "$XE_HARNESS/lib/bench-tools/unitcost" /run/xe/unitcost
+    check unitcost-runs sh -c "/run/xe/unitcost /tmp > '$XE_OUT/unitcost.csv'"
+else
+    fail unitcost-shipped "no lib/bench-tools/unitcost on the share (bench.sh builds it)"
+fi
 true
