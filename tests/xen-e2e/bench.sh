@@ -64,8 +64,9 @@
 # median / max per backend and job, ratios of the medians), bench-cost.csv,
 # bench-strace.csv, bench-unitcost.csv (dom0's unit costs: a syscall, a
 # clock read, a thread wake-up, page-cache reads and writes, memcpy;
-# lib/unitcost.c, run in dom0 once the guest has stopped), bench-ratios.png (gnuplot; skipped without gnuplot:
-# apt-get install gnuplot-nox). Everything runs under TCG, nested: the
+# lib/unitcost.c, run in dom0 once the guest has stopped),
+# bench-ratios.png (gnuplot; skipped without gnuplot: apt-get install
+# gnuplot-nox). Everything runs under TCG, nested: the
 # numbers compare the backends on this setup only; cost per I/O is in
 # TCG microseconds (only ratios mean anything).
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -110,8 +111,9 @@ XE_DIR=$STAGE
 
 # Time: a fio run takes RAMP + its runtime + about 4 s (fio's start, two
 # console handshakes; measured 2026-11-30, REPS=1 RUNTIME=3), 3 backends;
-# the strace pass about 15 s more per run, the unit costs about 30 s. The bound (XE_SCENARIO_TIMEOUT)
-# allows twice that plus 5 min: a loaded host doubles TCG times.
+# the strace pass about 15 s more per run, the unit costs about 30 s. The
+# bound (XE_SCENARIO_TIMEOUT) allows twice that plus 5 min: a loaded host
+# doubles TCG times.
 nj=$(echo "$BENCH_JOBS" | wc -w)
 ns=$(echo "$BENCH_STRACE_JOBS" | wc -w)
 [ "$BENCH_STRACE" = 1 ] || ns=0

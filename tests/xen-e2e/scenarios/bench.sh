@@ -278,15 +278,24 @@ done
 read -r -a BM_HDR < /proc/interrupts
 BM_NCPU=${#BM_HDR[@]}
 bm_stat() {
-    local cpu u n s i w irq sirq st rest f
-    read -r cpu u n s i w irq sirq st rest < /proc/stat
+    local cpu u n s i w irq sirq st rest f k v
+    # one read of /proc/stat: its first line (all CPUs) and, further
+    # down, the context switches of all dom0 CPUs (any backend's
+    # wake-ups)
+    BM_CTXT=0
+    {
+        read -r cpu u n s i w irq sirq st rest
+        while read -r k v rest; do
+            [ "$k" = ctxt ] && { BM_CTXT=$v; break; }
+        done
+    } < /proc/stat
     BM_BUSY=$((u + n + s + irq + sirq)) BM_IDLE=$((i + w)) BM_STEAL=$st
     BM_SYS=$((s + irq + sirq))
     # interrupts of the backends' event channels: QEMU's (the evtchn
     # driver names them after the process; xen-pvscsi's and xen-block's
     # summed, only one is busy in a window) and xen-scsiback's
     BM_EVQ=0 BM_EVK=0
-    local l c k v
+    local l c
     while read -r -a l; do
         [ "${#l[@]}" -gt "$BM_NCPU" ] || continue
         c=0
@@ -296,11 +305,6 @@ bm_stat() {
             *vscsiif-backend*) BM_EVK=$((BM_EVK + c)) ;;
         esac
     done < /proc/interrupts
-    # context switches of all dom0 CPUs (any backend's wake-ups)
-    BM_CTXT=0
-    while read -r k v rest; do
-        [ "$k" = ctxt ] && { BM_CTXT=$v; break; }
-    done < /proc/stat
     read -r BM_UP rest < /proc/uptime
     if read -r -a f < "/proc/$QPID/stat"; then
         BM_Q=$((f[13] + f[14])) BM_QU=${f[13]}
