@@ -14,6 +14,9 @@
  *
  * The LUN is a scsi-hd on that node at 0:0:0, created by the device.
  * cycles=N starts and destroys N dataplanes first (their teardown).
+ * slow-node=NODE adds a LUN 0:0:1 on NODE and keeps one request on it
+ * while the others run (with a node that answers late: the ring must not
+ * wait for it).
  *
  * Prints one "XPVBENCH key=value ..." line and quits.
  *
@@ -59,6 +62,7 @@ struct XenPVSCSIBench {
     uint32_t abort_every;
     uint32_t cycles;
     uint64_t fe_poll_ns;
+    char *slow_node;
 
     XenPVSCSIDataPlane *dp;
     Notifier init_done;
@@ -179,6 +183,40 @@ static void bench_put_request(XenPVSCSIBench *s, unsigned int slot,
 }
 
 #define BENCH_TMF_RQID  0xfff0
+#define BENCH_SLOW_RQID 0xfff1
+
+/*
+ * slow-node: a READ (or WRITE) of LUN 1, whose node answers late, using
+ * the data pages of slot @qd; or a TEST UNIT READY (@tur). Not pushed.
+ */
+static void bench_put_slow(XenPVSCSIBench *s, bool tur)
+{
+    vscsiif_request_t *q = RING_GET_REQUEST(&s->front,
+                                            s->front.req_prod_pvt);
+    uint64_t lba = 0;
+
+    bench_put_request(s, s->qd, &lba);
+    q->rqid = BENCH_SLOW_RQID;
+    q->lun = 1;
+    if (tur) {
+        memset(q->cmnd, 0, sizeof(q->cmnd));
+        q->cmd_len = 6;
+        q->sc_data_direction = VSCSIIF_DIR_NONE;
+        q->nr_segments = 0;
+    }
+}
+
+/* Push what was put on the ring; kick if the backend asks for it */
+static bool bench_push(XenPVSCSIBench *s)
+{
+    int notify;
+
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&s->front, notify);
+    if (notify) {
+        event_notifier_set(s->kick);
+    }
+    return notify;
+}
 
 /* Put an ABORT of @slot's request on the ring (not pushed) */
 static void bench_put_abort(XenPVSCSIBench *s, unsigned int slot)
@@ -243,6 +281,33 @@ static bool bench_wait(XenPVSCSIBench *s)
     return true;
 }
 
+/*
+ * The response to @rqid, when nothing else is outstanding (slow-node's
+ * requests before and after the measured requests)
+ */
+static vscsiif_response_t bench_wait_for(XenPVSCSIBench *s, uint16_t rqid)
+{
+    vscsiif_response_t rsp;
+    int more;
+
+    for (;;) {
+        RING_IDX rp = s->front.sring->rsp_prod;
+
+        smp_rmb(); /* see the responses up to rp */
+        while (s->front.rsp_cons != rp) {
+            rsp = *RING_GET_RESPONSE(&s->front, s->front.rsp_cons);
+            s->front.rsp_cons++;
+            if (rsp.rqid == rqid) {
+                return rsp;
+            }
+        }
+        RING_FINAL_CHECK_FOR_RESPONSES(&s->front, more);
+        if (!more) {
+            bench_wait(s);
+        }
+    }
+}
+
 static void *bench_thread(void *opaque)
 {
     XenPVSCSIBench *s = opaque;
@@ -256,12 +321,28 @@ static void *bench_thread(void *opaque)
     struct timespec fe0 = { 0 }, fe1;
     int64_t wall;
     double n, fe_ns;
+    bool slow_out = false, slow_before_end = false;
+    uint32_t slow_rslt = 0;
 
     for (i = 0; i < s->qd; i++) {
         free_slots[i] = s->qd - 1 - i;
     }
+    if (s->slow_node) {
+        /*
+         * One request stays in flight on LUN 1 while the others run on
+         * LUN 0 (after a TEST UNIT READY that takes its power-on unit
+         * attention). The ring must not wait for it to take the requests
+         * that the frontend did not notify (slow_before_end must be 0).
+         */
+        bench_put_slow(s, true);
+        bench_push(s);
+        bench_wait_for(s, BENCH_SLOW_RQID);
+        bench_put_slow(s, false);
+        bench_push(s);
+        slow_out = true;
+    }
     while (completed < total) {
-        int notify, more;
+        int more;
         bool got = false;
 
         if (completed >= s->warmup && !t0) {
@@ -285,12 +366,8 @@ static void *bench_thread(void *opaque)
                 aborts++;
             }
         }
-        RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&s->front, notify);
-        if (notify) {
-            event_notifier_set(s->kick);
-            if (t0) {
-                kicks++;
-            }
+        if (bench_push(s) && t0) {
+            kicks++;
         }
         do {
             RING_IDX rp = s->front.sring->rsp_prod;
@@ -300,6 +377,14 @@ static void *bench_thread(void *opaque)
                 vscsiif_response_t *r = RING_GET_RESPONSE(&s->front,
                                                           s->front.rsp_cons);
 
+                if (r->rqid == BENCH_SLOW_RQID) {
+                    slow_rslt = r->rslt;
+                    slow_out = false;
+                    slow_before_end = true;
+                    s->front.rsp_cons++;
+                    got = true;
+                    continue;
+                }
                 if (r->rqid == BENCH_TMF_RQID) {
                     /* the ABORT's answer: SUCCESS or FAILED, both fine */
                     tmf_out = false;
@@ -334,6 +419,9 @@ static void *bench_thread(void *opaque)
     }
     wall = get_clock() - t0;
     bench_cpu(&fe1, &proc1);
+    if (slow_out) {
+        slow_rslt = bench_wait_for(s, BENCH_SLOW_RQID).rslt;
+    }
     fe_ns = (fe1.tv_sec - fe0.tv_sec) * 1e9 + (fe1.tv_nsec - fe0.tv_nsec);
     n = s->requests;
     printf("XPVBENCH rw=%s bs=%u qd=%u iothread=%d requests=%" PRIu64
@@ -342,7 +430,8 @@ static void *bench_thread(void *opaque)
            " copy_calls_per_req=%.3f copy_segs_per_req=%.2f"
            " notifies_per_req=%.3f allocs_per_req=%s%.2f"
            " frontend_waits_per_req=%.3f kicks_per_req=%.3f aborts=%" PRIu64
-           " aborted=%" PRIu64 "\n",
+           " aborted=%" PRIu64 " slow_lun=%d slow_before_end=%d"
+           " slow_rslt=0x%x\n",
            s->rw, s->bs, s->qd, !!s->iothread, s->requests, errors,
            wall / n, (proc1 - proc0 - fe_ns) / n,
            n * 1e9 / MAX(proc1 - proc0 - fe_ns, 1),
@@ -350,7 +439,8 @@ static void *bench_thread(void *opaque)
            (qatomic_read(&s->copy_segs) - segs0) / n,
            (qatomic_read(&s->notifies) - notifies0) / n,
            xpv_alloc_count ? "" : "NA:", (allocs() - a0) / n, waits / n,
-           kicks / n, aborts, aborted);
+           kicks / n, aborts, aborted, !!s->slow_node, slow_before_end,
+           slow_rslt);
     fflush(stdout);
     g_free(free_slots);
     qemu_system_shutdown_request(SHUTDOWN_CAUSE_HOST_QMP_QUIT);
@@ -397,11 +487,40 @@ static XenPVSCSIDataPlane *bench_dataplane_start(XenPVSCSIBench *s,
     return dp;
 }
 
+/*
+ * A LUN: scsi-hd on @node at 0:0:@lun (-device cannot reach the bus of a
+ * device that is on no bus itself)
+ */
+static bool bench_add_lun(XenPVSCSIBench *s, const char *node,
+                          unsigned int lun_nr, Error **errp)
+{
+    DeviceState *lun = qdev_new("scsi-hd");
+
+    qdev_prop_set_uint32(lun, "scsi-id", 0);
+    qdev_prop_set_uint32(lun, "lun", lun_nr);
+    if (!object_property_set_str(OBJECT(lun), "drive", node, errp) ||
+        !qdev_realize_and_unref(lun, BUS(&s->bus), errp)) {
+        return false;
+    }
+    xen_pvscsi_dataplane_set_reachable(s->dp, SCSI_DEVICE(lun), true);
+    /* Not in the machine's reset tree: its capacity is read at reset */
+    device_cold_reset(lun);
+    if (s->iothread) {
+        SCSIDevice *sd = SCSI_DEVICE(lun);
+
+        if (blk_set_aio_context(sd->conf.blk,
+                                xen_pvscsi_dataplane_get_aio_context(s->dp),
+                                errp) < 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void bench_realize(DeviceState *dev, Error **errp)
 {
     XenPVSCSIBench *s = XEN_PVSCSI_BENCH(dev);
     unsigned int nr_pages = 1u << s->ring_order, slots, i;
-    DeviceState *lun;
 
     xpv_alloc_count = dlsym(RTLD_DEFAULT, "xpv_alloc_count");
     if (!s->node || !bdrv_find_node(s->node)) {
@@ -431,14 +550,18 @@ static void bench_realize(DeviceState *dev, Error **errp)
         return;
     }
     slots = __CONST_RING_SIZE(vscsiif, XEN_PAGE_SIZE * nr_pages);
-    if (!s->qd || s->qd + !!s->abort_every > slots || !s->requests ||
-        !s->blocks) {
+    if (s->slow_node && !bdrv_find_node(s->slow_node)) {
+        error_setg(errp, "slow-node: no node %s", s->slow_node);
+        return;
+    }
+    if (!s->qd || s->qd + !!s->abort_every + !!s->slow_node > slots ||
+        !s->requests || !s->blocks) {
         error_setg(errp, "qd must be 1..%u (ring slots); requests and "
                    "blocks not 0", slots);
         return;
     }
     s->data_pages = s->bs / XEN_PAGE_SIZE;
-    s->guest_pages = (size_t)s->qd * (s->data_pages + 1);
+    s->guest_pages = (size_t)(s->qd + 1) * (s->data_pages + 1);
     s->guest = qemu_memalign(XEN_PAGE_SIZE, s->guest_pages * XEN_PAGE_SIZE);
     memset(s->guest, 0x5a, s->guest_pages * XEN_PAGE_SIZE);
     s->sring = qemu_memalign(XEN_PAGE_SIZE, XEN_PAGE_SIZE * nr_pages);
@@ -462,28 +585,9 @@ static void bench_realize(DeviceState *dev, Error **errp)
     }
     s->dp = bench_dataplane_start(s, dev, nr_pages);
 
-    /*
-     * The LUN: scsi-hd on @node at 0:0:0 (-device cannot reach the bus of
-     * a device that is on no bus itself).
-     */
-    lun = qdev_new("scsi-hd");
-    qdev_prop_set_uint32(lun, "scsi-id", 0);
-    qdev_prop_set_uint32(lun, "lun", 0);
-    if (!object_property_set_str(OBJECT(lun), "drive", s->node, errp) ||
-        !qdev_realize_and_unref(lun, BUS(&s->bus), errp)) {
+    if (!bench_add_lun(s, s->node, 0, errp) ||
+        (s->slow_node && !bench_add_lun(s, s->slow_node, 1, errp))) {
         return;
-    }
-    xen_pvscsi_dataplane_set_reachable(s->dp, SCSI_DEVICE(lun), true);
-    /* Not in the machine's reset tree: its capacity is read at reset */
-    device_cold_reset(lun);
-    if (s->iothread) {
-        SCSIDevice *sd = SCSI_DEVICE(lun);
-
-        if (blk_set_aio_context(sd->conf.blk,
-                                xen_pvscsi_dataplane_get_aio_context(s->dp),
-                                errp) < 0) {
-            return;
-        }
     }
     s->init_done.notify = bench_start;
     qemu_add_machine_init_done_notifier(&s->init_done);
@@ -503,6 +607,7 @@ static const Property bench_props[] = {
     DEFINE_PROP_UINT32("abort-every", XenPVSCSIBench, abort_every, 0),
     DEFINE_PROP_UINT32("cycles", XenPVSCSIBench, cycles, 0),
     DEFINE_PROP_UINT64("fe-poll-ns", XenPVSCSIBench, fe_poll_ns, 0),
+    DEFINE_PROP_STRING("slow-node", XenPVSCSIBench, slow_node),
     DEFINE_PROP_LINK("iothread", XenPVSCSIBench, iothread, TYPE_IOTHREAD,
                      IOThread *),
 };
