@@ -58,7 +58,6 @@ typedef struct XenPVSCSIReq {
     unsigned int nr_copy;           /* segments built in copy[], not sent */
     bool batched;                   /* on one of the dataplane's copy lists */
     size_t done_residual;           /* the device's, while copy-out waits */
-    unsigned int epoch;             /* the dataplane's epoch at intake */
     QTAILQ_ENTRY(XenPVSCSIReq) next;
     QSIMPLEQ_ENTRY(XenPVSCSIReq) batch_next;
 } XenPVSCSIReq;
@@ -134,21 +133,6 @@ struct XenPVSCSIDataPlane {
      * ends, which arms it again.
      */
     bool polled;
-    /*
-     * Notification suppression, as xen-block does it: while requests taken
-     * recently are in flight, the intake leaves req_event where it is (the
-     * frontend does not notify us) and their responses look at the ring
-     * instead. "Recently": in this or the previous watchdog epoch (a tick
-     * of @watchdog_fd, a periodic timerfd, on while @unarmed), so that a
-     * request that takes long (a tape rewind, a hung iSCSI target) stops
-     * keeping the ring unarmed within two ticks. -1: no timerfd, no
-     * suppression.
-     */
-    bool unarmed;                   /* req_event left behind */
-    int watchdog_fd;
-    bool watchdog_on;
-    unsigned int epoch;
-    unsigned int young[2];          /* in flight, taken in epoch & 1 */
     uint64_t gen;                   /* bumped at every start and stop */
 
     /*

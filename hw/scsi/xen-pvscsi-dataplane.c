@@ -7,9 +7,6 @@
  */
 
 #include "qemu/osdep.h"
-#ifdef CONFIG_TIMERFD
-#include <sys/timerfd.h>
-#endif
 #include "block/aio-wait.h"
 #include "qemu/defer-call.h"
 #include "qemu/error-report.h"
@@ -28,38 +25,6 @@
 #define XEN_PVSCSI_BATCH        16
 
 /* Publish the responses written so far; notify if the frontend waits. */
-/* Watchdog epoch length; see XenPVSCSIDataPlane.unarmed */
-#define XEN_PVSCSI_WATCHDOG_MS  50
-
-static unsigned int xen_pvscsi_young(XenPVSCSIDataPlane *dp)
-{
-    return dp->young[0] + dp->young[1];
-}
-
-/*
- * The intake left req_event behind (dp->unarmed): take the requests the
- * frontend pushed without notifying us, and once nothing taken recently
- * is in flight, arm req_event again. Not during the intake: it decides
- * at its end.
- */
-static void xen_pvscsi_check_ring(XenPVSCSIDataPlane *dp)
-{
-    int more;
-
-    if (!dp->unarmed || dp->in_intake || !dp->ring_ok || dp->halted) {
-        return;
-    }
-    if (xen_pvscsi_young(dp)) {
-        more = RING_HAS_UNCONSUMED_REQUESTS(&dp->ring);
-    } else {
-        dp->unarmed = false;
-        RING_FINAL_CHECK_FOR_REQUESTS(&dp->ring, more);
-    }
-    if (more) {
-        qemu_bh_schedule(dp->bh);
-    }
-}
-
 static void xen_pvscsi_push_responses(XenPVSCSIDataPlane *dp)
 {
     int notify;
@@ -75,7 +40,6 @@ static void xen_pvscsi_push_responses(XenPVSCSIDataPlane *dp)
             error_report_err(local_err);
         }
     }
-    xen_pvscsi_check_ring(dp);
 }
 
 static void xen_pvscsi_push_deferred(void *opaque)
@@ -192,8 +156,6 @@ static XenPVSCSIReq *xen_pvscsi_get_req(XenPVSCSIDataPlane *dp)
         QTAILQ_REMOVE(&pool->free_reqs, r, next);
         QTAILQ_INSERT_TAIL(&pool->inflight, r, next);
         pool->nr_inflight++;
-        r->epoch = dp->epoch;
-        dp->young[dp->epoch & 1]++;
         r->sreq = NULL;
         r->elems = NULL;
         r->nr_elems = 0;
@@ -286,14 +248,6 @@ void xen_pvscsi_put_req(XenPVSCSIReq *r)
     QTAILQ_REMOVE(&pool->inflight, r, next);
     QTAILQ_INSERT_HEAD(&pool->free_reqs, r, next);
     pool->nr_inflight--;
-    if (!pool->detached) {
-        XenPVSCSIDataPlane *dp = r->dp;
-
-        /* Not counted any more once two epochs old (the watchdog) */
-        if (dp->epoch - r->epoch <= 1 && !--dp->young[r->epoch & 1]) {
-            xen_pvscsi_check_ring(dp);
-        }
-    }
     xen_pvscsi_pool_maybe_free(pool);
 }
 
@@ -373,68 +327,6 @@ static void xen_pvscsi_submit(XenPVSCSIDataPlane *dp, XenPVSCSIReq *r)
     }
 }
 
-/*
- * Start (@on) or stop the watchdog's ticks; true if they run afterwards.
- * Started by an intake that leaves req_event behind, stopped by a tick
- * that finds it armed again: at most two timerfd_settime() calls per
- * epoch, none per request.
- */
-static bool xen_pvscsi_watchdog_set(XenPVSCSIDataPlane *dp, bool on)
-{
-#ifdef CONFIG_TIMERFD
-    struct itimerspec its = { 0 };
-
-    if (dp->watchdog_fd < 0 || dp->watchdog_on == on) {
-        return dp->watchdog_on;
-    }
-    if (on) {
-        its.it_value.tv_nsec = XEN_PVSCSI_WATCHDOG_MS * SCALE_MS;
-        its.it_interval = its.it_value;
-    }
-    if (timerfd_settime(dp->watchdog_fd, 0, &its, NULL) == 0) {
-        dp->watchdog_on = on;
-    }
-#endif
-    return dp->watchdog_on;
-}
-
-/*
- * A watchdog tick: a new epoch. What was taken two epochs ago no longer
- * keeps the ring unarmed (xen_pvscsi_check_ring()).
- */
-static void xen_pvscsi_watchdog(void *opaque)
-{
-    XenPVSCSIDataPlane *dp = opaque;
-    uint64_t ticks;
-
-    if (read(dp->watchdog_fd, &ticks, sizeof(ticks)) != sizeof(ticks)) {
-        return;
-    }
-    if (!dp->unarmed || !dp->ring_ok || dp->halted) {
-        xen_pvscsi_watchdog_set(dp, false);
-        return;
-    }
-    dp->epoch++;
-    dp->young[dp->epoch & 1] = 0;
-    trace_xen_pvscsi_watchdog(dp->name, dp->epoch, xen_pvscsi_young(dp),
-                              RING_HAS_UNCONSUMED_REQUESTS(&dp->ring));
-    xen_pvscsi_check_ring(dp);
-}
-
-/*
- * Nothing to poll for: the ticks come by the file descriptor. But a
- * handler without io_poll (and io_poll_ready) would keep its AioContext
- * from polling at all.
- */
-static bool xen_pvscsi_watchdog_poll(void *opaque)
-{
-    return false;
-}
-
-static void xen_pvscsi_watchdog_poll_ready(void *opaque)
-{
-}
-
 static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
 {
     unsigned int budget = XEN_PVSCSI_BATCH;
@@ -497,19 +389,7 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
         if (qatomic_read(&dp->polled)) {
             /* No notification needed: polling looks again. */
             more = RING_HAS_UNCONSUMED_REQUESTS(&dp->ring);
-        } else if (xen_pvscsi_young(dp) && xen_pvscsi_watchdog_set(dp, true)) {
-            /*
-             * No notification needed: a response looks again (or the
-             * watchdog, if they all take long).
-             */
-            more = RING_HAS_UNCONSUMED_REQUESTS(&dp->ring);
-            if (!more && !dp->unarmed) {
-                dp->unarmed = true;
-                trace_xen_pvscsi_unarmed(dp->name, dp->ring.req_cons,
-                                         xen_pvscsi_young(dp));
-            }
         } else {
-            dp->unarmed = false;
             RING_FINAL_CHECK_FOR_REQUESTS(&dp->ring, more);
         }
     } while (more && !dp->halted);
@@ -606,13 +486,6 @@ static void xen_pvscsi_kick_poll_begin(EventNotifier *e)
 static void xen_pvscsi_kick_poll_end(EventNotifier *e)
 {
     xen_pvscsi_poll_end(container_of(e, XenPVSCSIDataPlane, kick));
-}
-
-/* A new ring: nothing in flight, req_event armed by the first intake */
-static void xen_pvscsi_unarmed_reset(XenPVSCSIDataPlane *dp)
-{
-    dp->unarmed = false;
-    dp->young[0] = dp->young[1] = 0;
 }
 
 static void xen_pvscsi_stop_in_ctx(void *opaque)
@@ -712,7 +585,6 @@ EventNotifier *xen_pvscsi_dataplane_loopback_start(XenPVSCSIDataPlane *dp,
     BACK_RING_INIT(&dp->ring, (vscsiif_sring_t *)sring,
                    XEN_PAGE_SIZE * nr_pages);
     dp->pool = xen_pvscsi_pool_new(dp);
-    xen_pvscsi_unarmed_reset(dp);
     dp->gen++;
     dp->halted = false;
     dp->ring_ok = true;
@@ -831,7 +703,6 @@ void xen_pvscsi_dataplane_start(XenPVSCSIDataPlane *dp,
                                              xen_pvscsi_poll_end);
     /* ctx does not run for us yet: the handler is attached below. */
     dp->pool = xen_pvscsi_pool_new(dp);
-    xen_pvscsi_unarmed_reset(dp);
     dp->gen++;
     dp->halted = false;
     dp->polled = false;
@@ -970,21 +841,7 @@ XenPVSCSIDataPlane *xen_pvscsi_dataplane_create_loopback(
                                 &dev->mem_reentrancy_guard);
     dp->flush_bh = aio_bh_new_guarded(dp->ctx, xen_pvscsi_flush_copy_out, dp,
                                       &dev->mem_reentrancy_guard);
-    dp->watchdog_fd = -1;
-#ifdef CONFIG_TIMERFD
-    dp->watchdog_fd = timerfd_create(CLOCK_MONOTONIC,
-                                     TFD_NONBLOCK | TFD_CLOEXEC);
-    if (dp->watchdog_fd >= 0) {
-        aio_set_fd_handler(dp->ctx, dp->watchdog_fd, xen_pvscsi_watchdog,
-                           NULL, xen_pvscsi_watchdog_poll,
-                           xen_pvscsi_watchdog_poll_ready, dp);
-    }
-#endif
     return dp;
-}
-
-static void xen_pvscsi_nop(void *opaque)
-{
 }
 
 void xen_pvscsi_dataplane_destroy(XenPVSCSIDataPlane *dp)
@@ -993,13 +850,6 @@ void xen_pvscsi_dataplane_destroy(XenPVSCSIDataPlane *dp)
 
     if (!dp) {
         return;
-    }
-    if (dp->watchdog_fd >= 0) {
-        /* A tick that is running in ctx finishes before the BH runs */
-        aio_set_fd_handler(dp->ctx, dp->watchdog_fd, NULL, NULL, NULL, NULL,
-                           NULL);
-        aio_wait_bh_oneshot(dp->ctx, xen_pvscsi_nop, NULL);
-        close(dp->watchdog_fd);
     }
     xen_pvscsi_dataplane_stop(dp);
     qemu_bh_delete(dp->bh);

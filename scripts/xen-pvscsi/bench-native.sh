@@ -16,8 +16,11 @@
 #       (0: the dataplane itself allocates nothing per request, and the
 #       carried patches 0012, 0013 and 0016 keep QEMU from allocating:
 #       a coroutine pool batch per coroutine, the AIOCBs, dma_blk_io()'s
-#       iovec array, null-co's completion BH, the SCSIRequest); and an
-#       ABORT stress (abort-every=5 at QD15): no errors, aborts seen
+#       iovec array, null-co's completion BH, the SCSIRequest); an
+#       ABORT stress (abort-every=5 at QD15): no errors, aborts seen;
+#       a teardown run; and a slow LUN (slow-node: one request in
+#       flight for 2 s on LUN 1): LUN 0's 500 requests, notified only
+#       when the ring asks for it, are all answered before it
 #   scripts/xen-pvscsi/bench-native.sh --profile [CTX RW BS QD]
 #       where one request's instructions go (default iothread randread
 #       4096 16): callgrind's self cost per function in two runs (2000
@@ -284,11 +287,12 @@ if [ $smoke = 1 ]; then
         # does.
         smoke_run teardown "$ctx" "rw=randread,qd=4,cycles=3,requests=2000,warmup=100"
         # A request that stays in flight for 2 s on LUN 1 while 500 run
-        # on LUN 0 (20 us each), not polled: the ring leaves req_event
-        # behind while requests are in flight (the frontend does not
-        # notify), and must still take LUN 0's requests while LUN 1's
-        # waits (its watchdog: a request two epochs old no longer
-        # counts). All 500 are answered before LUN 1's request.
+        # on LUN 0 (20 us each), not polled, the frontend notifying only
+        # when req_event asks for it: one ring serves all LUNs, so a
+        # slow one must not keep it from taking the others' requests
+        # (as it would if req_event were left behind while requests
+        # are in flight, xen-block's way, without a watchdog). All 500
+        # are answered before LUN 1's request.
         IOT_OPTS=,poll-max-ns=0 NODE0=null-aio,latency-ns=20000
         EXTRA_ARGS=(-blockdev null-aio,node-name=slow,size=1073741824,latency-ns=2000000000)
         smoke_run slow-lun "$ctx" "rw=randread,qd=1,requests=500,warmup=10,slow-node=slow"
