@@ -68,7 +68,12 @@
 # bench-ratios.png (gnuplot; skipped without gnuplot: apt-get install
 # gnuplot-nox). Everything runs under TCG, nested: the
 # numbers compare the backends on this setup only; cost per I/O is in
-# TCG microseconds (only ratios mean anything).
+# TCG microseconds (only ratios mean anything). The cost table's "cores"
+# column is QEMU's CPU time per second of the measured window: near 1
+# with an I/O thread that polls (BENCH_IOTHREAD=1 and a large
+# BENCH_POLL_MAX_NS), and then QEMU's and dom0's CPU per I/O are one
+# core divided by the rate, not the work per I/O (bench-native and the
+# syscall counts measure that).
 # SPDX-License-Identifier: GPL-2.0-or-later
 set -uo pipefail
 # shellcheck source=lib/host.sh

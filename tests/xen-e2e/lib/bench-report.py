@@ -184,12 +184,17 @@ def main():
                                    and r["window_s"] else None)
         r["qemu_us_per_io"] = r["qemu_us"] / ios if ios and r["qemu_us"] is not None else None
         r["qemu_scaled_us_per_io"] = r["qemu_scaled_us"] / ios if ios and r["qemu_scaled_us"] is not None else None
+        # QEMU's (scaled) CPU time per second of the window: how many
+        # cores it kept busy. Near 1 with an I/O thread that polls: then
+        # its CPU per I/O is one core divided by the rate, not its work
+        r["qemu_cores"] = (r["qemu_scaled_us"] / (r["window_s"] * 1e6)
+                           if r["qemu_scaled_us"] is not None and r["window_s"] else None)
         rows.append((key, r))
     cols = ["ios", "kib", "bw_kib_s", "mib_s", "iops", "clat_mean_us", "clat_p50_us", "clat_p99_us",
             "runtime_ms", "window_s", "dom0_busy_us", "dom0_steal_us", "qemu_us", "qemu_scaled_us",
             "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io",
             "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io",
-            "notifies_per_io", "ctxt_per_io"]
+            "notifies_per_io", "ctxt_per_io", "qemu_cores"]
     raw_csv = os.path.join(run, "bench-raw.csv")
     with open(raw_csv, "w", newline="") as f:
         w = csv.writer(f)
@@ -249,6 +254,7 @@ def main():
                          "kicks_per_io": med([r["kicks_per_io"] for r in meas.get((b, j), [])]),
                          "notifies_per_io": med([r["notifies_per_io"] for r in meas.get((b, j), [])]),
                          "ctxt_per_io": med([r["ctxt_per_io"] for r in meas.get((b, j), [])]),
+                         "qemu_cores": med([r["qemu_cores"] for r in meas.get((b, j), [])]),
                          "ratio_pv_kernel": r1 if b == "pvscsi" else None,
                          "ratio_pv_xenblock": r2 if b == "pvscsi" else None})
 
@@ -276,8 +282,10 @@ def main():
     print("  QEMU: utime+stime of the QEMU process (includes time its vCPU was stolen); QEMU~: scaled by"
           " dom0 busy/(busy+steal); steal: dom0's steal/(busy+steal)")
     print("  sys: kernel share of dom0's busy time (system+irq+softirq); usr: user share of QEMU's (utime)")
+    print("  cores: QEMU~ per second of the window; near 1.00 when an I/O thread polls all the time, and then"
+          " QEMU's CPU per I/O is one core / the rate, not its work")
     print(f"{'job':<18} {'backend':<10} {'dom0':>9} {'net':>9} {'QEMU':>9} {'QEMU~':>9} {'steal':>6}"
-          f" {'sys':>5} {'usr':>5} {'dom0 pv/this':>12}")
+          f" {'sys':>5} {'usr':>5} {'cores':>5} {'dom0 pv/this':>12}")
     cost_rows = []
     for j in jobs:
         c1 = ratio(sm(j, "pvscsi", "dom0_us_per_io"), sm(j, "kernel", "dom0_us_per_io"))
@@ -289,7 +297,8 @@ def main():
             print(f"{j if b == 'pvscsi' else '':<18} {LABEL[b]:<10} {fmt(sm(j, b, 'dom0_us_per_io')):>9}"
                   f" {fmt(sm(j, b, 'dom0_net_us_per_io')):>9} {fmt(sm(j, b, 'qemu_us_per_io')):>9}"
                   f" {fmt(sm(j, b, 'qemu_scaled_us_per_io')):>9} {pct(sh):>6}"
-                  f" {pct(sm(j, b, 'dom0_sys_share')):>5} {pct(sm(j, b, 'qemu_user_share')):>5} {rr:>12}")
+                  f" {pct(sm(j, b, 'dom0_sys_share')):>5} {pct(sm(j, b, 'qemu_user_share')):>5}"
+                  f" {fmt(sm(j, b, 'qemu_cores'), 2):>5} {rr:>12}")
     print("(kernel's QEMU columns: the QEMU process idling while LIO serves the I/O)")
 
     # both ends of the ring: the guest's CPU per I/O and the notifications
@@ -332,7 +341,7 @@ def main():
     scols = ["job", "metric", "backend", "n", "min", "median", "max", "clat_p50_us", "clat_p99_us",
              "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share",
              "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io",
-             "notifies_per_io", "ctxt_per_io", "ratio_pv_kernel", "ratio_pv_xenblock"]
+             "notifies_per_io", "ctxt_per_io", "ratio_pv_kernel", "ratio_pv_xenblock", "qemu_cores"]
     with open(summary_csv, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(scols)
@@ -343,7 +352,7 @@ def main():
         w = csv.writer(f)
         cc = ("dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share",
               "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io",
-              "notifies_per_io", "ctxt_per_io")
+              "notifies_per_io", "ctxt_per_io", "qemu_cores")
         w.writerow(["job", "backend"] + list(cc))
         for s in summ:
             w.writerow([s["job"], s["backend"]] + ["" if s[c] is None else f"{s[c]:.3f}" for c in cc])
