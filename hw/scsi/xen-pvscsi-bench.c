@@ -561,7 +561,8 @@ static void bench_realize(DeviceState *dev, Error **errp)
         return;
     }
     s->data_pages = s->bs / XEN_PAGE_SIZE;
-    s->guest_pages = (size_t)(s->qd + 1) * (s->data_pages + 1);
+    /* a slot's pages: its SG page, then its data; slot @qd: slow-node's */
+    s->guest_pages = (size_t)(s->qd + !!s->slow_node) * (s->data_pages + 1);
     s->guest = qemu_memalign(XEN_PAGE_SIZE, s->guest_pages * XEN_PAGE_SIZE);
     memset(s->guest, 0x5a, s->guest_pages * XEN_PAGE_SIZE);
     s->sring = qemu_memalign(XEN_PAGE_SIZE, XEN_PAGE_SIZE * nr_pages);
