@@ -78,6 +78,21 @@ fi
 
 if want unit; then
     group "unit: carried QEMU patches, in QEMU's own test framework"
+    # patches/0021 (the main loop's dispatch leaves notify_me clear):
+    # QEMU's AioContext unit test, with the patch's new case
+    # /aio-gsource/bh/schedule-no-notify and the case it changes
+    log="$logdir/test-aio.log"
+    if ninja -C "$XPV_BUILD" tests/unit/test-aio > "$log" 2>&1 &&
+       "$XPV_BUILD/tests/unit/test-aio" >> "$log" 2>&1; then
+        if grep -q '^ok .* /aio-gsource/bh/schedule-no-notify$' "$log"; then
+            pass "unit/test-aio ($(grep -c '^ok' "$log") cases)"
+        else
+            fail unit/test-aio "no /aio-gsource/bh/schedule-no-notify case; log: $log"
+        fi
+    else
+        grep -E 'not ok|ERROR|Bail out' "$log" | head -5
+        fail unit/test-aio "failed; log: $log"
+    fi
     # patches/0017 (file-posix reads page cache hits in the calling
     # thread): its iotest, raw on a file in the build directory's scratch
     # directory, with the build's qemu-io. "not run" (a file system without
