@@ -78,6 +78,9 @@ struct XenPVSCSIBench {
 
     /* counted by the loopback transport (in the dataplane's thread) */
     uint64_t copy_calls, copy_segs, notifies;
+    /* iterations (polls) of the main loop, counted in its thread */
+    Notifier loop_poll;
+    uint64_t loop_iters;
 };
 
 static uint64_t *xpv_alloc_count;
@@ -115,6 +118,17 @@ static void bench_copy(void *opaque, bool to_domain,
         } else {
             memcpy(g->dest.virt, page, g->len);
         }
+    }
+}
+
+/* Each iteration of the main loop: one poll, one round of dispatch */
+static void bench_loop_poll(Notifier *n, void *data)
+{
+    XenPVSCSIBench *s = container_of(n, XenPVSCSIBench, loop_poll);
+    MainLoopPoll *mlpoll = data;
+
+    if (mlpoll->state == MAIN_LOOP_POLL_FILL) {
+        qatomic_set(&s->loop_iters, s->loop_iters + 1);
     }
 }
 
@@ -314,6 +328,7 @@ static void *bench_thread(void *opaque)
     uint64_t total = s->warmup + s->requests, submitted = 0, completed = 0;
     uint64_t lba = 0, errors = 0, t0 = 0, proc0 = 0, proc1, a0 = 0;
     uint64_t copies0 = 0, segs0 = 0, notifies0 = 0, waits = 0, kicks = 0;
+    uint64_t loops0 = 0;
     unsigned int *free_slots = g_new(unsigned int, s->qd);
     unsigned int nr_free = s->qd, i;
     uint64_t aborts = 0, aborted = 0;
@@ -352,6 +367,7 @@ static void *bench_thread(void *opaque)
             copies0 = qatomic_read(&s->copy_calls);
             segs0 = qatomic_read(&s->copy_segs);
             notifies0 = qatomic_read(&s->notifies);
+            loops0 = qatomic_read(&s->loop_iters);
             a0 = allocs();
         }
         while (nr_free && submitted < total) {
@@ -431,7 +447,7 @@ static void *bench_thread(void *opaque)
            " notifies_per_req=%.3f allocs_per_req=%s%.2f"
            " frontend_waits_per_req=%.3f kicks_per_req=%.3f aborts=%" PRIu64
            " aborted=%" PRIu64 " slow_lun=%d slow_before_end=%d"
-           " slow_rslt=0x%x\n",
+           " slow_rslt=0x%x loop_iters_per_req=%.3f\n",
            s->rw, s->bs, s->qd, !!s->iothread, s->requests, errors,
            wall / n, (proc1 - proc0 - fe_ns) / n,
            n * 1e9 / MAX(proc1 - proc0 - fe_ns, 1),
@@ -440,7 +456,7 @@ static void *bench_thread(void *opaque)
            (qatomic_read(&s->notifies) - notifies0) / n,
            xpv_alloc_count ? "" : "NA:", (allocs() - a0) / n, waits / n,
            kicks / n, aborts, aborted, !!s->slow_node, slow_before_end,
-           slow_rslt);
+           slow_rslt, (qatomic_read(&s->loop_iters) - loops0) / n);
     fflush(stdout);
     g_free(free_slots);
     qemu_system_shutdown_request(SHUTDOWN_CAUSE_HOST_QMP_QUIT);
@@ -590,6 +606,8 @@ static void bench_realize(DeviceState *dev, Error **errp)
         (s->slow_node && !bench_add_lun(s, s->slow_node, 1, errp))) {
         return;
     }
+    s->loop_poll.notify = bench_loop_poll;
+    main_loop_poll_add_notifier(&s->loop_poll);
     s->init_done.notify = bench_start;
     qemu_add_machine_init_done_notifier(&s->init_done);
 }

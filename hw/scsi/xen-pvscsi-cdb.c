@@ -468,6 +468,7 @@ static void xen_pvscsi_complete_now(XenPVSCSIReq *r, size_t residual)
 
 static void xen_pvscsi_copy_out_done(XenPVSCSIReq *r, bool ok)
 {
+    r->dp->nr_copy_out--;
     if (!ok) {
         xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_ERROR, 0, NULL, 0);
         return;
@@ -480,7 +481,8 @@ void xen_pvscsi_flush_copy_out(void *opaque)
     XenPVSCSIDataPlane *dp = opaque;
     bool outer = !dp->in_flush;
 
-    dp->flush_scheduled = false;
+    /* Flushed before flush_bh ran (or by it): it would find nothing */
+    xen_pvscsi_cancel_flush(dp);
 
     dp->in_flush = true;
     xen_pvscsi_send_batch(dp, &dp->copy_out, true, xen_pvscsi_copy_out_done);
@@ -500,9 +502,13 @@ static void xen_pvscsi_copy_out_deferred(void *opaque)
     XenPVSCSIDataPlane *dp = opaque;
 
     if (dp->in_complete) {
-        /* Called at once: not in a defer_call section */
-        xen_pvscsi_schedule_flush(dp);
-        return;
+        if (!xen_pvscsi_nothing_to_gather(dp, 0)) {
+            /* Called at once: not in a defer_call section */
+            xen_pvscsi_schedule_flush(dp);
+            return;
+        }
+        /* Push with the copy-out too (the caller sets it back) */
+        dp->in_complete = false;
     }
     xen_pvscsi_flush_copy_out(dp);
 }
@@ -535,6 +541,7 @@ void xen_pvscsi_command_complete(SCSIRequest *sreq, size_t residual)
 
             r->batched = true;
             QSIMPLEQ_INSERT_TAIL(&dp->copy_out, r, batch_next);
+            dp->nr_copy_out++;
             dp->in_complete = true;
             defer_call(xen_pvscsi_copy_out_deferred, dp);
             dp->in_complete = !outer;

@@ -125,6 +125,7 @@ struct XenPVSCSIDataPlane {
     XenPVSCSIReqList sg_in;         /* indirect SG-list pages to read */
     XenPVSCSIReqList copy_in;
     XenPVSCSIReqList copy_out;
+    unsigned int nr_copy_out;       /* requests in copy_out */
     XenDeviceGrantCopySegment *batch;   /* XEN_PVSCSI_BATCH_SEGS */
     bool intake_stalled;            /* requests left for lack of a slot */
     /*
@@ -165,6 +166,10 @@ void xen_pvscsi_put_response(XenPVSCSIDataPlane *dp,
 void xen_pvscsi_flush_end(XenPVSCSIDataPlane *dp);
 /* Flush copies and push responses from a BH (after this batch of BHs) */
 void xen_pvscsi_schedule_flush(XenPVSCSIDataPlane *dp);
+/* Unschedule that flush: what it was for is done */
+void xen_pvscsi_cancel_flush(XenPVSCSIDataPlane *dp);
+/* No other completion can come in this pass: flush at once */
+bool xen_pvscsi_nothing_to_gather(XenPVSCSIDataPlane *dp, unsigned int own);
 /* Release @r's slot (and its SCSI request) without an answer. */
 void xen_pvscsi_put_req(XenPVSCSIReq *r);
 /* A free data buffer for @r of @len bytes, as r->qiov; or false */

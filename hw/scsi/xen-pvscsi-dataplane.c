@@ -50,12 +50,19 @@ static void xen_pvscsi_push_deferred(void *opaque)
         return;
     }
     if (dp->in_complete) {
-        /*
-         * Called at once: no defer_call section around this completion
-         * (completions from BHs each). Push after this batch of BHs.
-         */
-        xen_pvscsi_schedule_flush(dp);
-        return;
+        if (!xen_pvscsi_nothing_to_gather(dp, 1)) {
+            /*
+             * Called at once: no defer_call section around this
+             * completion (completions from BHs each). Push after this
+             * batch of BHs.
+             */
+            xen_pvscsi_schedule_flush(dp);
+            return;
+        }
+        if (QSIMPLEQ_EMPTY(&dp->copy_out)) {
+            /* What an earlier completion scheduled it for is done now */
+            xen_pvscsi_cancel_flush(dp);
+        }
     }
     xen_pvscsi_push_responses(dp);
     if (dp->intake_stalled) {
@@ -85,6 +92,27 @@ void xen_pvscsi_put_response(XenPVSCSIDataPlane *dp,
         dp->in_complete = true;
         defer_call(xen_pvscsi_push_deferred, dp);
         dp->in_complete = !outer;
+    }
+}
+
+/*
+ * Whether a completion called at once (from a BH: no defer_call section)
+ * can be the last one of this pass of the event loop: no request is with
+ * a LUN but those waiting for their copy-out and the @own completing one.
+ * Then a flush from flush_bh would gather nothing more, and in the main
+ * loop it would cost an iteration (a ppoll()) per request at QD1.
+ */
+bool xen_pvscsi_nothing_to_gather(XenPVSCSIDataPlane *dp, unsigned int own)
+{
+    return dp->pool && dp->pool->nr_inflight <= dp->nr_copy_out + own;
+}
+
+void xen_pvscsi_cancel_flush(XenPVSCSIDataPlane *dp)
+{
+    if (dp->flush_scheduled) {
+        /* An idle run of it would cost a loop iteration */
+        qemu_bh_cancel(dp->flush_bh);
+        dp->flush_scheduled = false;
     }
 }
 

@@ -20,7 +20,9 @@
 #       ABORT stress (abort-every=5 at QD15): no errors, aborts seen;
 #       a teardown run; and a slow LUN (slow-node: one request in
 #       flight for 2 s on LUN 1): LUN 0's 500 requests, notified only
-#       when the ring asks for it, are all answered before it
+#       when the ring asks for it, are all answered before it; main
+#       loop iterations per 4 KiB request <= 2.05 at QD1 and <= 0.15 at
+#       QD16 (2 per batch: the kick's, the completion BH's)
 #   scripts/xen-pvscsi/bench-native.sh --profile [CTX RW BS QD]
 #       where one request's instructions go (default iothread randread
 #       4096 16): callgrind's self cost per function in two runs (2000
@@ -46,7 +48,9 @@
 # copy calls, copied segments, notifies (backend to frontend), kicks
 # (frontend to backend, when req_event asks for one) and allocations
 # (malloc family, counted by an LD_PRELOAD shim,
-# tests/bench/alloc-count.c) per request.
+# tests/bench/alloc-count.c) per request; loops (main rows): iterations
+# of QEMU's main loop per request, each one poll() and one round of
+# dispatch (a wake-up when it sleeps).
 # Instructions per request (full table): user-space instructions of all
 # of QEMU's threads, counted by valgrind (cachegrind, no cache
 # simulation) in two runs of 2000 and 6000 requests (80 and 240 for
@@ -148,10 +152,13 @@ if [ $smoke = 0 ] && [ "${XPV_BENCH_INSNS:-1}" = 1 ] && [ "${XPV_SANITIZERS:-}" 
     fi
 fi
 csv="$out/results-$(date +%Y%m%d-%H%M%S).csv"
-echo "ctx,rw,bs,qd,wall_ns,cpu_ns,req_per_s_core,copies,segs,notifies,kicks,allocs,errors,qemu_img_cpu_ns,insns,qemu_img_insns" > "$csv"
+echo "ctx,rw,bs,qd,wall_ns,cpu_ns,req_per_s_core,copies,segs,notifies,kicks,allocs,errors,qemu_img_cpu_ns,insns,qemu_img_insns,loops" > "$csv"
 fails=0
-check() {    # NAME VALUE OP LIMIT
-    if awk -v v="$2" -v l="$4" "BEGIN { exit !(v $3 l) }"; then
+check() {    # NAME VALUE OP LIMIT (no VALUE: a count missing, a failure)
+    if [ -z "$2" ]; then
+        echo "FAIL bench-native/$1: no value"
+        fails=$((fails + 1))
+    elif awk -v v="$2" -v l="$4" "BEGIN { exit !(v $3 l) }"; then
         echo "PASS bench-native/$1 ($2 $3 $4)"
     else
         echo "FAIL bench-native/$1: $2, want $3 $4"
@@ -215,7 +222,7 @@ else
     done
     rows+=" iothread-fp:randread:4096:1 iothread-fp:randread:4096:16 iothread-fp:randwrite:4096:1 iothread-fp:randwrite:4096:16"
 fi
-printf '%-11s %-10s %7s %3s %9s %9s %10s %7s %7s %8s %6s %7s %11s %7s %10s\n' ctx rw bs qd wall_ns cpu_ns req/s/core copies segs notifies kicks allocs qemu-img_ns insns qemu-img_i
+printf '%-11s %-10s %7s %3s %9s %9s %10s %7s %7s %8s %6s %7s %11s %7s %10s %6s\n' ctx rw bs qd wall_ns cpu_ns req/s/core copies segs notifies kicks allocs qemu-img_ns insns qemu-img_i loops
 for row in $rows; do
     IFS=: read -r ctx rw bs qd <<< "$row"
     n=$N
@@ -238,11 +245,13 @@ for row in $rows; do
         img_ins=$(img_insns "$rw" "$bs" "$qd")
     fi
     v() { field "$1" "$line"; }
-    printf '%-11s %-10s %7s %3s %9s %9s %10s %7s %7s %8s %6s %7s %11s %7s %10s\n' "$ctx" "$rw" "$bs" "$qd" \
+    loops=-
+    [ "$ctx" = main ] && loops=$(v loop_iters_per_req)
+    printf '%-11s %-10s %7s %3s %9s %9s %10s %7s %7s %8s %6s %7s %11s %7s %10s %6s\n' "$ctx" "$rw" "$bs" "$qd" \
         "$(v wall_ns_per_req)" "$(v backend_cpu_ns_per_req)" "$(v req_per_s_per_core)" \
         "$(v copy_calls_per_req)" "$(v copy_segs_per_req)" "$(v notifies_per_req)" \
-        "$(v kicks_per_req)" "$(v allocs_per_req)" "$img" "$ins" "$img_ins"
-    echo "$ctx,$rw,$bs,$qd,$(v wall_ns_per_req),$(v backend_cpu_ns_per_req),$(v req_per_s_per_core),$(v copy_calls_per_req),$(v copy_segs_per_req),$(v notifies_per_req),$(v kicks_per_req),$(v allocs_per_req),$(v errors),$img,$ins,$img_ins" >> "$csv"
+        "$(v kicks_per_req)" "$(v allocs_per_req)" "$img" "$ins" "$img_ins" "$loops"
+    echo "$ctx,$rw,$bs,$qd,$(v wall_ns_per_req),$(v backend_cpu_ns_per_req),$(v req_per_s_per_core),$(v copy_calls_per_req),$(v copy_segs_per_req),$(v notifies_per_req),$(v kicks_per_req),$(v allocs_per_req),$(v errors),$img,$ins,$img_ins,$loops" >> "$csv"
     if [ $smoke = 1 ]; then
         name="$ctx-$rw-$bs-qd$qd"
         check "$name-errors" "$(v errors)" == 0
@@ -256,6 +265,17 @@ for row in $rows; do
             # at every pass
             [ "$ctx" = iothread ] &&
                 check "$name-kicks-per-req" "$(v kicks_per_req)" '<=' 0.03
+        fi
+        # main loop iterations (polls) per request: the frontend's kick,
+        # then the block layer's completion BH (null-co completes in its
+        # coroutine); the copy-out and the push in that iteration when
+        # nothing else is in flight (QD1) or when the batch's last
+        # request completes (QD16): 2 per batch, not 3
+        if [ "$ctx" = main ] && [ "$bs" = 4096 ]; then
+            case $qd in
+            1) check "$name-loop-iterations-per-req" "$(v loop_iters_per_req)" '<=' 2.05 ;;
+            16) check "$name-loop-iterations-per-req" "$(v loop_iters_per_req)" '<=' 0.15 ;;
+            esac
         fi
         [ -n "$preload" ] &&
             check "$name-allocs-per-req" "$(v allocs_per_req)" '<=' "${XPV_ALLOCS_MAX:-0}"
