@@ -17,6 +17,10 @@
  * slow-node=NODE adds a LUN 0:0:1 on NODE and keeps one request on it
  * while the others run (with a node that answers late: the ring must not
  * wait for it).
+ * fe-poll-ns=N: the frontend polls the ring for responses for up to N ns
+ * before it sleeps; it still asks for a notification each time it has
+ * taken the responses, as xen-scsifront does, unless fe-notify=off: then
+ * only when it is about to sleep (a frontend that polls needs none).
  *
  * Prints one "XPVBENCH key=value ..." line and quits.
  *
@@ -62,6 +66,7 @@ struct XenPVSCSIBench {
     uint32_t abort_every;
     uint32_t cycles;
     uint64_t fe_poll_ns;
+    bool fe_notify;
     char *slow_node;
 
     XenPVSCSIDataPlane *dp;
@@ -272,7 +277,8 @@ static bool bench_wait(XenPVSCSIBench *s)
         /*
          * fe-poll-ns: look at the ring for that long first, as a frontend
          * that polls for completions would; the notification was asked
-         * for all the same, so the backend still sends it
+         * for all the same (so the backend still sends it) unless
+         * fe-notify=off
          */
         int64_t end = get_clock() + s->fe_poll_ns;
         unsigned int i = 0;
@@ -285,6 +291,15 @@ static bool bench_wait(XenPVSCSIBench *s)
         }
         if (qatomic_read(&s->front.sring->rsp_prod) != s->front.rsp_cons) {
             return false;
+        }
+        if (!s->fe_notify) {
+            int more;
+
+            /* fe-notify=off: ask for the notification only now */
+            RING_FINAL_CHECK_FOR_RESPONSES(&s->front, more);
+            if (more) {
+                return false;
+            }
         }
     }
 
@@ -425,7 +440,12 @@ static void *bench_thread(void *opaque)
                 completed++;
                 got = true;
             }
-            RING_FINAL_CHECK_FOR_RESPONSES(&s->front, more);
+            if (s->fe_poll_ns && !s->fe_notify) {
+                /* no notification asked for while polling */
+                more = RING_HAS_UNCONSUMED_RESPONSES(&s->front);
+            } else {
+                RING_FINAL_CHECK_FOR_RESPONSES(&s->front, more);
+            }
             if (!more && !got) {
                 if (bench_wait(s) && t0) {
                     waits++;
@@ -626,6 +646,7 @@ static const Property bench_props[] = {
     DEFINE_PROP_UINT32("abort-every", XenPVSCSIBench, abort_every, 0),
     DEFINE_PROP_UINT32("cycles", XenPVSCSIBench, cycles, 0),
     DEFINE_PROP_UINT64("fe-poll-ns", XenPVSCSIBench, fe_poll_ns, 0),
+    DEFINE_PROP_BOOL("fe-notify", XenPVSCSIBench, fe_notify, true),
     DEFINE_PROP_STRING("slow-node", XenPVSCSIBench, slow_node),
     DEFINE_PROP_LINK("iothread", XenPVSCSIBench, iothread, TYPE_IOTHREAD,
                      IOThread *),
