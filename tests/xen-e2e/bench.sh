@@ -14,7 +14,9 @@
 #                             cache=none,aio=native on both QEMU backends
 #                   buffered: LIO fileio with fd_buffered_io=1 (page cache,
 #                             write cache emulated)  vs  QEMU
-#                             cache=writeback,aio=threads
+#                             cache=writeback,aio=threads; every file
+#                             read into the page cache before the guest
+#                             starts (reads are cache hits)
 #   BENCH_IOTHREAD  1: xen-pvscsi and xen-disk each on an -object iothread [0]
 #   BENCH_POLL_MAX_NS  those I/O threads' poll-max-ns [QEMU's default, 32768]
 #   REPS            measured repetitions [5]; backend order rotated per rep
