@@ -118,7 +118,7 @@ void xen_pvscsi_cancel_flush(XenPVSCSIDataPlane *dp)
 
 void xen_pvscsi_schedule_flush(XenPVSCSIDataPlane *dp)
 {
-    /* Once per batch: in the main loop each qemu_bh_schedule() writes */
+    /* Once per batch: each qemu_bh_schedule() notifies the event loop */
     if (!dp->flush_scheduled) {
         dp->flush_scheduled = true;
         qemu_bh_schedule(dp->flush_bh);
