@@ -177,7 +177,7 @@ check() {    # NAME VALUE OP LIMIT (no VALUE: a count missing, a failure)
     fi
 }
 sanitizer() {    # NAME OUTPUT: a sanitizer's report fails the row
-    if grep -q -E 'runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer' <<< "$2"; then
+    if grep -q -E "$XPV_SANITIZER_RE" <<< "$2"; then
         echo "FAIL bench-native/$1: sanitizer report:"
         grep -E -A12 'runtime error:|ERROR: [A-Za-z]*Sanitizer' <<< "$2" | head -40
         fails=$((fails + 1))

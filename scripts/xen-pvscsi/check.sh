@@ -116,7 +116,7 @@ if want unit; then
         "${san[@]}" ./check -raw -file file-posix-cached-read) > "$log" 2>&1
     if [ ${#san[@]} -gt 0 ] &&
        cat "$logdir"/iotest-sanitizer.* 2>/dev/null |
-           grep -q -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:'; then
+           grep -q -E "$XPV_SANITIZER_RE"; then
         fail iotests/file-posix-cached-read "sanitizer report: $logdir/iotest-sanitizer.*"
     elif grep -q '^Passed all 1 iotests' "$log"; then
         pass iotests/file-posix-cached-read

@@ -35,6 +35,8 @@ export CCACHE_DIR="${CCACHE_DIR:-$XPV_CACHE/ccache}"
 
 xpv_log() { printf '[xen-pvscsi %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 xpv_die() { printf '[xen-pvscsi] ERROR: %s\n' "$*" >&2; exit 1; }
+# The lines that start a sanitizer's report (ASan, LSan, UBSan), for grep -E
+XPV_SANITIZER_RE='runtime error:|ERROR: (Address|Leak)Sanitizer'
 
 # Debian archive base URI, taken from the machine's own apt configuration
 # (the source that serves bookworm/main), so no mirror is named here.
