@@ -32,6 +32,16 @@
 #   BENCH_SIZE_MB   size of each backend's file on dom0's /tmp [128]
 #   BENCH_STRACE    1: the strace pass after the timed reps [1]
 #   BENCH_STRACE_JOBS  jobs of the strace pass [randread-4k-qd16 read-1M-qd4]
+#   BENCH_CALLGRIND 1: a run of its own that counts instructions instead
+#                   of timing: QEMU in dom0 runs under valgrind's callgrind
+#                   (the host's, shipped like strace), no timed reps, no
+#                   strace pass; for BENCH_CG_JOBS on the two QEMU
+#                   backends, the user-space instructions QEMU executes
+#                   per I/O (all threads; the count does not depend on TCG's
+#                   speed or the host's load) and where they go (per
+#                   function): bench-callgrind.csv, bench-callgrind-fn.txt
+#                   [0]
+#   BENCH_CG_JOBS   jobs of that pass [randread-4k-qd16 randread-4k-qd1]
 #   XE_QEMU_BIN     the project's QEMU binary [$XPV_BUILD/qemu-system-x86_64]
 #   XE_SCENARIO_TIMEOUT  bound of the dom0 part [computed from the above]
 #   and lib/host.sh's XE_* (XE_CACHE, XE_MEM, ...).
@@ -93,8 +103,19 @@ BENCH_JOBS=${BENCH_JOBS:-read-1M-qd4 write-1M-qd4 randread-4k-qd16 randwrite-4k-
 BENCH_SIZE_MB=${BENCH_SIZE_MB:-128}
 BENCH_STRACE=${BENCH_STRACE:-1}
 BENCH_STRACE_JOBS=${BENCH_STRACE_JOBS:-randread-4k-qd16 read-1M-qd4}
+BENCH_CALLGRIND=${BENCH_CALLGRIND:-0}
+BENCH_CG_JOBS=${BENCH_CG_JOBS:-randread-4k-qd16 randread-4k-qd1}
+if [ "$BENCH_CALLGRIND" = 1 ]; then
+    # under valgrind QEMU is many times slower: nothing is timed
+    REPS=0 WARMUP=0 BENCH_STRACE=0
+    command -v valgrind > /dev/null && command -v vgdb > /dev/null &&
+        command -v callgrind_annotate > /dev/null ||
+        xe_die "BENCH_CALLGRIND=1 needs valgrind (make deps)"
+else
+    BENCH_CG_JOBS=""
+fi
 case $BENCH_MODE in direct | buffered) ;; *) xe_die "BENCH_MODE=$BENCH_MODE: direct or buffered" ;; esac
-for j in $BENCH_JOBS $BENCH_STRACE_JOBS; do
+for j in $BENCH_JOBS $BENCH_STRACE_JOBS $BENCH_CG_JOBS; do
     [[ $j =~ ^(read|write|randread|randwrite)-[0-9]+[kM]-qd[0-9]+$ ]] || xe_die "bad job '$j' (RW-BS-qdN, e.g. randread-4k-qd16)"
 done
 xe_bench_prepare bench
@@ -109,6 +130,19 @@ if [ "$BENCH_STRACE" = 1 ]; then
         xe_log "bench: no strace on this machine (apt-get install strace): no strace pass"
         BENCH_STRACE=0
     fi
+fi
+# the callgrind pass: the host's valgrind, and QEMU without its DWARF
+if [ "$BENCH_CALLGRIND" = 1 ]; then
+    # Debian's valgrind: /usr/bin/valgrind is a wrapper script of the
+    # launcher valgrind.bin, the tools are in /usr/libexec/valgrind
+    vgl=/usr/libexec/valgrind
+    mkdir -p "$STAGE/lib/vg-tools/lib"
+    vgb=$(command -v valgrind.bin || command -v valgrind)
+    cp "$vgb" "$STAGE/lib/vg-tools/valgrind" && cp "$(command -v vgdb)" "$STAGE/lib/vg-tools/" &&
+        cp "$vgl/callgrind-amd64-linux" "$vgl/vgpreload_core-amd64-linux.so" "$vgl/default.supp" \
+            "$STAGE/lib/vg-tools/lib/" &&
+        objcopy --strip-debug "$XE_QEMU_BIN" "$STAGE/lib/vg-tools/qemu-system-x86_64" ||
+        xe_die "bench: cannot stage valgrind and QEMU for the callgrind pass"
 fi
 # and the unit-cost probe (lib/unitcost.c), run in dom0 after the guest
 mkdir -p "$STAGE/lib/bench-tools"
@@ -126,19 +160,54 @@ ns=$(echo "$BENCH_STRACE_JOBS" | wc -w)
 [ "$BENCH_STRACE" = 1 ] || ns=0
 est=$((3 * nj * REPS * (RAMP + RUNTIME + 4) + 2 * ns * (RAMP + RUNTIME + 19) + RUNTIME + 270))
 [ "$WARMUP" -gt 0 ] && est=$((est + 3 * nj * (RAMP + WARMUP + 4)))
+# callgrind pass: QEMU starts under valgrind in about 13 s, a job takes
+# RAMP + RUNTIME + about 8 s (measured 2026-12-01, 3 jobs: 179 s in all)
+nc=$(echo "$BENCH_CG_JOBS" | wc -w)
+[ "$nc" -gt 0 ] && est=$((est + 60 + 2 * nc * (RAMP + RUNTIME + 15)))
 export XE_SCENARIO_TIMEOUT=${XE_SCENARIO_TIMEOUT:-$((est * 2 + 300))}
+
+# cg_report: the callgrind pass's table. Each dump (share/out/callgrind/
+# out.N) is named after its job's tag (c.BACKEND.JOB.0); fio's line for
+# that tag gives the I/O count. bench-callgrind.csv: instructions per I/O;
+# bench-callgrind-fn.txt: per function, per I/O, largest first.
+cg_report() {
+    local f tag b j ios ir csv="$RUN/bench-callgrind.csv" fn="$RUN/bench-callgrind-fn.txt"
+    echo "backend,job,ios,instructions,instructions_per_io" > "$csv"
+    : > "$fn"
+    for f in "$out"/callgrind/out.*; do
+        [ -f "$f" ] || continue
+        tag=$(sed -n 's/^desc: Trigger: dump //p' "$f")
+        [ "${tag%%.*}" = c ] || continue
+        IFS=. read -r _ b j _ <<< "$tag"
+        ios=$(awk -F, -v b="$b" -v j="$j" '$2 == "c" && $3 == b && $4 == j { print $6 }' "$out/bench.csv" | head -n 1)
+        ir=$(sed -n 's/^totals: //p' "$f")
+        [ -n "$ios" ] && [ "$ios" -gt 0 ] && [ -n "$ir" ] || { echo "bench: no I/O count or total for $tag ($f)"; continue; }
+        echo "$b,$j,$ios,$ir,$(awk -v i="$ir" -v n="$ios" 'BEGIN { printf "%.0f", i / n }')" >> "$csv"
+        {
+            echo "== $b $j: $ios I/Os, instructions per I/O by function (self, >= 20)"
+            callgrind_annotate --inclusive=no --threshold=100 "$f" 2>/dev/null |
+                sed -n 's/^ *\([0-9,]*\) ([ 0-9.]*%)  \([^ ]*:[^ ]*\).*/\1 \2/p' | tr -d , |
+                awk -v n="$ios" '{ v = $1 / n; if (v >= 20) printf "%8.0f  %s\n", v, $2 }'
+        } >> "$fn"
+    done
+    echo "QEMU user-space instructions per I/O (callgrind, all threads):"
+    column -s, -t "$csv"
+    echo "per function: $fn"
+    [ "$(wc -l < "$csv")" -gt 1 ]
+}
 
 commit=$(git -C "$XE_DIR_TREE" rev-parse --short HEAD 2>/dev/null)
 bincommit=$(cat "$(dirname "$XE_QEMU_BIN")/COMMIT" 2>/dev/null | cut -c1-12)
 binsum=$(sha256sum "$XE_QEMU_BIN" | cut -c1-12)
-config="mode=$BENCH_MODE iothread=$BENCH_IOTHREAD${BENCH_POLL_MAX_NS:+ poll-max-ns=$BENCH_POLL_MAX_NS} reps=$REPS runtime=${RUNTIME}s ramp=${RAMP}s warmup=${WARMUP}s size=${BENCH_SIZE_MB}MiB/backend strace=$BENCH_STRACE"
+config="mode=$BENCH_MODE iothread=$BENCH_IOTHREAD${BENCH_POLL_MAX_NS:+ poll-max-ns=$BENCH_POLL_MAX_NS} reps=$REPS runtime=${RUNTIME}s ramp=${RAMP}s warmup=${WARMUP}s size=${BENCH_SIZE_MB}MiB/backend strace=$BENCH_STRACE${BENCH_CG_JOBS:+ callgrind=$BENCH_CG_JOBS}"
 xe_log "bench: $config; about $((est / 60 + 1)) min (bound $((XE_SCENARIO_TIMEOUT / 60)) min); run directory $RUN"
 attempt=1
 while :; do
     xe_boot "$RUN" bench XE_BENCH_MODE="$BENCH_MODE" XE_BENCH_IOTHREAD="$BENCH_IOTHREAD" \
         XE_BENCH_REPS="$REPS" XE_BENCH_RUNTIME="$RUNTIME" XE_BENCH_RAMP="$RAMP" XE_BENCH_WARMUP="$WARMUP" \
         XE_BENCH_JOBS="$BENCH_JOBS" XE_BENCH_SIZE_MB="$BENCH_SIZE_MB" XE_BENCH_STRACE="$BENCH_STRACE" \
-        XE_BENCH_STRACE_JOBS="$BENCH_STRACE_JOBS" XE_BENCH_POLL_MAX_NS="${BENCH_POLL_MAX_NS:-}"
+        XE_BENCH_STRACE_JOBS="$BENCH_STRACE_JOBS" XE_BENCH_POLL_MAX_NS="${BENCH_POLL_MAX_NS:-}" \
+        XE_BENCH_CALLGRIND="$BENCH_CALLGRIND" XE_BENCH_CG_JOBS="$BENCH_CG_JOBS"
     xe_log "bench: $XE_BOOT_STATUS after $XE_BOOT_SECONDS s ($XE_BOOT_REASON)"
     [ "$XE_BOOT_STATUS" = infra ] && [ $attempt = 1 ] && { echo "INFRA bench: $XE_BOOT_REASON -- retrying once"; attempt=2; continue; }
     break
@@ -146,13 +215,18 @@ done
 out="$RUN/share/out"
 {
     echo "config: $config"
-    echo "jobs: $BENCH_JOBS; strace pass: $([ "$BENCH_STRACE" = 1 ] && echo "$BENCH_STRACE_JOBS" || echo none)"
+    echo "jobs: $BENCH_JOBS; strace pass: $([ "$BENCH_STRACE" = 1 ] && echo "$BENCH_STRACE_JOBS" || echo none)${BENCH_CG_JOBS:+; callgrind pass: $BENCH_CG_JOBS}"
     echo "QEMU: $XE_QEMU_BIN (sha256 $binsum${bincommit:+, COMMIT $bincommit}); tree $commit; run $STAMP ($XE_BOOT_SECONDS s, $XE_BOOT_STATUS)"
 } > "$RUN/bench-config.txt"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-"$PY" "$XE_DIR_TREE/lib/bench-report.py" "$RUN" "$XE_DIR_TREE/bench.gp"
-rc=$?
+if [ "$BENCH_CALLGRIND" = 1 ]; then
+    cg_report
+    rc=$?
+else
+    "$PY" "$XE_DIR_TREE/lib/bench-report.py" "$RUN" "$XE_DIR_TREE/bench.gp"
+    rc=$?
+fi
 nf=$(grep -c '^FAIL' "$out/checks" 2>/dev/null)
 [ "${nf:-0}" = 0 ] || { echo "bench: $nf checks failed:"; grep '^FAIL' "$out/checks"; rc=1; }
 [ "$XE_BOOT_STATUS" = done ] || { echo "bench: run $XE_BOOT_STATUS ($XE_BOOT_REASON); logs: $RUN/serial.log, $out/"; rc=1; }

@@ -317,12 +317,17 @@ qemu_start() {
     rm -f "$sock"
     local args=(-xen-domid "$domid" -xen-attach -M xenpv -nodefaults -display none
                 -qmp "unix:$sock,server=on,wait=off" "$@")
-    echo "+ qemu-system-x86_64 ${args[*]}" > "$log"
-    xe_say "starting QEMU $name: ${args[*]}"
-    "$XE_QEMU" "${args[@]}" >> "$log" 2>&1 &
+    # XE_QEMU_WRAP: words run before QEMU (a tool that execs it in the
+    # same process, as valgrind does); XE_QEMU_START_S: how long its QMP
+    # may take to answer [30]
+    local wrap=()
+    read -r -a wrap <<< "${XE_QEMU_WRAP:-}"
+    echo "+ ${wrap[*]}${wrap[*]:+ }qemu-system-x86_64 ${args[*]}" > "$log"
+    xe_say "starting QEMU $name: ${wrap[*]}${wrap[*]:+ $XE_QEMU }${args[*]}"
+    "${wrap[@]}" "$XE_QEMU" "${args[@]}" >> "$log" 2>&1 &
     pid=$!
     XE_QEMU_PID[$name]=$pid
-    for i in $(seq 60); do
+    for i in $(seq $((${XE_QEMU_START_S:-30} * 2))); do
         if ! kill -0 "$pid" 2>/dev/null; then
             wait "$pid"
             local rc=$?
@@ -336,7 +341,7 @@ qemu_start() {
         fi
         sleep 0.5
     done
-    fail "qemu-$name-start" "QMP of QEMU $name did not answer within 30 s"
+    fail "qemu-$name-start" "QMP of QEMU $name did not answer within ${XE_QEMU_START_S:-30} s"
     return 1
 }
 

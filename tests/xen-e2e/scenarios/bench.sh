@@ -32,9 +32,14 @@
 # a job is measured. PHASE: idle (guest sleeps: dom0's background load),
 # w (warm-up rep, discarded), m (measured reps), s (strace pass: dom0
 # attaches "strace -c -f" to every QEMU thread before answering bms and
-# stops it before answering bme; those jobs are not timed).
+# stops it before answering bme; those jobs are not timed), c (callgrind
+# pass, XE_BENCH_CALLGRIND=1: QEMU runs under valgrind's callgrind with
+# its instrumentation off; dom0 turns it on before answering bms and
+# dumps the counts, named after the tag, before answering bme: the
+# user-space instructions QEMU executed for the job's I/Os).
 # Results: $XE_OUT/bench.csv (guest: fio per job), bench-samples.csv
-# (dom0: CPU per window), strace/TAG.txt; bench.sh joins them.
+# (dom0: CPU per window), strace/TAG.txt, callgrind/out.N; bench.sh
+# joins them.
 # SPDX-License-Identifier: GPL-2.0-or-later
 . "$XE_HARNESS/lib/dom0.sh"
 
@@ -48,6 +53,8 @@ REPS=${XE_BENCH_REPS:-5}
 JOBS=${XE_BENCH_JOBS:-read-1M-qd4 write-1M-qd4 randread-4k-qd16 randwrite-4k-qd16 randread-4k-qd1}
 STRACE=${XE_BENCH_STRACE:-1}
 STRACE_JOBS=${XE_BENCH_STRACE_JOBS:-randread-4k-qd16 read-1M-qd4}
+CALLGRIND=${XE_BENCH_CALLGRIND:-0}
+CG_JOBS=${XE_BENCH_CG_JOBS:-randread-4k-qd16 randread-4k-qd1}
 WWN=naa.6001405000000001
 
 # ------------------------------------------------------ backing files -------
@@ -116,6 +123,25 @@ if [ "$STRACE" = 1 ]; then
         fail strace-shipped "no lib/bench-tools/strace on the share (bench.sh copies the host's /usr/bin/strace)"
     fi
 fi
+
+# ------------------------------------------------------ callgrind ----------
+# bench.sh ships the host's valgrind (launcher, vgdb, the callgrind tool)
+# and a copy of the project's QEMU without its DWARF (same code; symbols
+# kept: function names, and far less memory and start-up time for
+# valgrind) in lib/vg-tools/.
+VG=""
+if [ "$CALLGRIND" = 1 ]; then
+    mkdir -p /run/xe/vg /tmp/cg && cp -r "$XE_HARNESS"/lib/vg-tools/. /run/xe/vg/ &&
+        VG=/run/xe/vg
+    check valgrind-runs env VALGRIND_LIB=$VG/lib $VG/valgrind --tool=callgrind --version || exit 1
+    export XE_QEMU=$VG/qemu-system-x86_64 XE_QEMU_START_S=900
+    export XE_QEMU_WRAP="env VALGRIND_LIB=$VG/lib $VG/valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg/out"
+fi
+# vg_cmd ARGS: a monitor command to QEMU's callgrind (through vgdb)
+vg_cmd() {
+    "$VG/vgdb" --pid="$QPID" "$@" > /dev/null 2>> /tmp/cg/vgdb.err ||
+        xe_say "vgdb $*: failed ($(tail -n 1 /tmp/cg/vgdb.err | xe_oneline))"
+}
 
 # ------------------------------------------------------ guest ---------------
 guest_script bench <<'EOF_GUEST'
@@ -258,12 +284,18 @@ if [ "$XE_BENCH_STRACE" = 1 ]; then
         for b in pvscsi xenblock; do bench_job s "$b" "$j" 0 "$XE_BENCH_RUNTIME"; done
     done
 fi
+# callgrind pass (QEMU under valgrind), QEMU backends only
+if [ "$XE_BENCH_CALLGRIND" = 1 ]; then
+    for j in $XE_BENCH_CG_JOBS; do
+        for b in pvscsi xenblock; do bench_job c "$b" "$j" 0 "$XE_BENCH_RUNTIME"; done
+    done
+fi
 check_eq bench-jobs-ok "$NFAIL" 0 "failed fio runs of $NJOBS"
 EOF_GUEST
 
 domu_create bench --fat XE_BENCH_REPS="$REPS" XE_BENCH_RUNTIME="$RT" XE_BENCH_RAMP="$RAMP" \
     XE_BENCH_WARMUP="$WARMUP" XE_BENCH_JOBS="$JOBS" XE_BENCH_STRACE="$([ -n "$ST" ] && echo 1 || echo 0)" \
-    XE_BENCH_STRACE_JOBS="$STRACE_JOBS" || exit 1
+    XE_BENCH_STRACE_JOBS="$STRACE_JOBS" XE_BENCH_CALLGRIND="$CALLGRIND" XE_BENCH_CG_JOBS="$CG_JOBS" || exit 1
 check vscsi-nodes vscsi_attach vscsi "$DOMID" 9 "$WWN:0=9:0:0:0" || exit 1
 IOT=() PIOT="" BIOT=""
 if [ "$IOTHREAD" = 1 ]; then
@@ -367,6 +399,10 @@ while :; do
             if [ "${tag%%.*}" = s ]; then
                 bm_strace_start "/tmp/strace-$tag.txt" || xe_say "strace: not all QEMU threads attached for $tag"
             fi
+            if [ "${tag%%.*}" = c ]; then
+                vg_cmd instrumentation on
+                vg_cmd zero
+            fi
             bm_stat
             S0[$tag]="$BM_UP $BM_BUSY $BM_IDLE $BM_STEAL $BM_Q $BM_SYS $BM_QU $BM_EVQ $BM_EVK $BM_CTXT"
             bm_release "bms.$tag"
@@ -374,6 +410,10 @@ while :; do
         *"XE-SYNC bme."*)
             tag=${line#*XE-SYNC bme.}
             bm_stat
+            if [ "${tag%%.*}" = c ]; then
+                vg_cmd dump "$tag"
+                vg_cmd instrumentation off
+            fi
             if [ -n "$STPID" ]; then
                 kill -INT "$STPID" 2>/dev/null
                 wait "$STPID"
@@ -395,9 +435,18 @@ kill "$TAILPID" 2>/dev/null
 exec {tfd}<&-
 [ "$ok_done" = 1 ] && domu_wait bench 60
 tr -d '\r' < "$LOG" | grep -o 'BENCH,.*' > "$XE_OUT/bench.csv"
-check_ge bench-results "$(grep -c '^BENCH,m,' "$XE_OUT/bench.csv")" 1 "measured result lines"
+if [ "$CALLGRIND" = 1 ]; then
+    check_ge bench-results "$(grep -c '^BENCH,c,' "$XE_OUT/bench.csv")" 1 "callgrind pass result lines"
+else
+    check_ge bench-results "$(grep -c '^BENCH,m,' "$XE_OUT/bench.csv")" 1 "measured result lines"
+fi
 qemu_alive bench && xe_say "QEMU $QPID: $(grep -E '^(VmHWM|Threads)' /proc/"$QPID"/status | xe_oneline)"
 qemu_stop bench
+if [ "$CALLGRIND" = 1 ]; then
+    mkdir -p "$XE_OUT/callgrind"
+    cp /tmp/cg/out.* /tmp/cg/vgdb.err "$XE_OUT/callgrind/" 2>/dev/null
+    check_ge callgrind-dumps "$(grep -l '^desc: Trigger: dump c\.' /tmp/cg/out.* 2>/dev/null | wc -l)" 1 "callgrind dumps of the pass"
+fi
 [ -n "${LOOP:-}" ] && losetup -d "$LOOP" 2>/dev/null
 
 # Unit costs in dom0, nothing else running: ops x unit cost for the note
