@@ -47,16 +47,17 @@ void xen_pvscsi_finish(XenPVSCSIReq *r, uint8_t host, uint8_t status,
 {
     XenPVSCSIDataPlane *dp = r->dp;
     uint64_t residual = r->data_len > r->pos ? r->data_len - r->pos : 0;
-    vscsiif_response_t rsp;
+    vscsiif_response_t *rsp;
 
     /* The device may know better (a short passthrough transfer). */
     residual = MAX(residual, MIN(r->dev_residual, r->data_len));
     trace_xen_pvscsi_complete(r, r->d.req.rqid, host, status, sense_len,
                               residual);
-    if (!r->pool->detached) {
-        xen_pvscsi_encode_cdb(&rsp, r->d.req.rqid, host, status, sense,
+    rsp = r->pool->detached ? NULL : xen_pvscsi_next_response(dp);
+    if (rsp) {
+        xen_pvscsi_encode_cdb(rsp, r->d.req.rqid, host, status, sense,
                               sense_len, residual);
-        xen_pvscsi_put_response(dp, &rsp);
+        xen_pvscsi_put_response(dp);
     }
     xen_pvscsi_put_req(r);
 }
@@ -445,11 +446,13 @@ void xen_pvscsi_transfer_data(SCSIRequest *sreq, uint32_t len)
 static void xen_pvscsi_complete_now(XenPVSCSIReq *r, size_t residual)
 {
     SCSIRequest *sreq = r->sreq;
-    uint8_t sense[VSCSIIF_SENSE_BUFFERSIZE];
-    size_t sense_len = 0;
 
+    r->dev_residual = residual;
     if (sreq->status != GOOD && sreq->sense_len) {
+        /* Only here: every local array costs a zeroing at its start */
         uint8_t fixed[SCSI_SENSE_BUF_SIZE];
+        uint8_t sense[VSCSIIF_SENSE_BUFFERSIZE];
+        size_t sense_len;
 
         /*
          * The guest gets the sense data as the device returned it
@@ -460,10 +463,12 @@ static void xen_pvscsi_complete_now(XenPVSCSIReq *r, size_t residual)
         scsi_req_get_sense(sreq, fixed, sizeof(fixed));
         sense_len = MIN(sreq->sense_len, sizeof(sense));
         memcpy(sense, sreq->sense, sense_len);
+        xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_OK, sreq->status & 0xff,
+                          sense, sense_len);
+        return;
     }
-    r->dev_residual = residual;
     xen_pvscsi_finish(r, XEN_VSCSIIF_RSLT_HOST_OK, sreq->status & 0xff,
-                      sense, sense_len);
+                      NULL, 0);
 }
 
 static void xen_pvscsi_copy_out_done(XenPVSCSIReq *r, bool ok)

@@ -161,8 +161,8 @@ SCSIDevice *xen_pvscsi_lun_find(XenPVSCSIDataPlane *dp, unsigned int channel,
 SCSIDevice *xen_pvscsi_device_get(XenPVSCSIDataPlane *dp,
                                   unsigned int channel, unsigned int id,
                                   unsigned int lun);
-void xen_pvscsi_put_response(XenPVSCSIDataPlane *dp,
-                             const vscsiif_response_t *rsp);
+vscsiif_response_t *xen_pvscsi_next_response(XenPVSCSIDataPlane *dp);
+void xen_pvscsi_put_response(XenPVSCSIDataPlane *dp);
 void xen_pvscsi_flush_end(XenPVSCSIDataPlane *dp);
 /* Flush copies and push responses from a BH (after this batch of BHs) */
 void xen_pvscsi_schedule_flush(XenPVSCSIDataPlane *dp);

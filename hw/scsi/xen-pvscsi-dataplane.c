@@ -72,18 +72,25 @@ static void xen_pvscsi_push_deferred(void *opaque)
 }
 
 /*
+ * The ring slot of the next response, built there by the caller (no copy
+ * on the stack first); NULL when the ring is gone.
+ */
+vscsiif_response_t *xen_pvscsi_next_response(XenPVSCSIDataPlane *dp)
+{
+    if (!dp->ring_ok) {
+        return NULL;
+    }
+    return RING_GET_RESPONSE(&dp->ring, dp->ring.rsp_prod_pvt);
+}
+
+/*
+ * Queue the response built in xen_pvscsi_next_response()'s slot.
  * Responses are pushed once per batch: at the end of the intake or of a
  * flush that wrote them, or at the end of the event loop callback that
  * completed them (defer_call: at once when there is no such section).
  */
-void xen_pvscsi_put_response(XenPVSCSIDataPlane *dp,
-                             const vscsiif_response_t *rsp)
+void xen_pvscsi_put_response(XenPVSCSIDataPlane *dp)
 {
-    if (!dp->ring_ok) {
-        return;
-    }
-    memcpy(RING_GET_RESPONSE(&dp->ring, dp->ring.rsp_prod_pvt), rsp,
-           sizeof(*rsp));
     dp->ring.rsp_prod_pvt++;
     dp->rsp_pending = true;
     if (!dp->in_intake && !dp->in_flush) {
@@ -317,9 +324,32 @@ SCSIDevice *xen_pvscsi_device_get(XenPVSCSIDataPlane *dp,
     return sdev;
 }
 
+/*
+ * An ABORT or RESET. A function of its own: its copy of the request, a
+ * local array, would be zeroed at every CDB's submission otherwise.
+ */
+static void xen_pvscsi_submit_tmf(XenPVSCSIDataPlane *dp, XenPVSCSIReq *r)
+{
+    vscsiif_request_t tmf_req = r->d.req;
+
+    /* TMFs do not hold a CDB slot while they wait. */
+    xen_pvscsi_put_req(r);
+    /*
+     * A TMF acts on SCSI requests: none may wait in a copy batch, neither
+     * before it goes to its LUN nor after it completed.
+     */
+    xen_pvscsi_flush_sg_in(dp);
+    xen_pvscsi_flush_copy_in(dp);
+    xen_pvscsi_flush_copy_out(dp);
+    if (tmf_req.act == VSCSIIF_ACT_SCSI_ABORT) {
+        xen_pvscsi_do_abort(dp, &tmf_req);
+    } else {
+        xen_pvscsi_do_reset(dp, &tmf_req);
+    }
+}
+
 static void xen_pvscsi_submit(XenPVSCSIDataPlane *dp, XenPVSCSIReq *r)
 {
-    vscsiif_request_t tmf_req;
     const char *why = NULL;
     int host;
 
@@ -336,22 +366,8 @@ static void xen_pvscsi_submit(XenPVSCSIDataPlane *dp, XenPVSCSIReq *r)
 
     if (r->d.req.act == VSCSIIF_ACT_SCSI_CDB) {
         xen_pvscsi_do_cdb(r);
-        return;
-    }
-    /* TMFs do not hold a CDB slot while they wait. */
-    tmf_req = r->d.req;
-    xen_pvscsi_put_req(r);
-    /*
-     * A TMF acts on SCSI requests: none may wait in a copy batch, neither
-     * before it goes to its LUN nor after it completed.
-     */
-    xen_pvscsi_flush_sg_in(dp);
-    xen_pvscsi_flush_copy_in(dp);
-    xen_pvscsi_flush_copy_out(dp);
-    if (tmf_req.act == VSCSIIF_ACT_SCSI_ABORT) {
-        xen_pvscsi_do_abort(dp, &tmf_req);
     } else {
-        xen_pvscsi_do_reset(dp, &tmf_req);
+        xen_pvscsi_submit_tmf(dp, r);
     }
 }
 

@@ -42,12 +42,15 @@ struct XenPVSCSITmf {
 static void xen_pvscsi_tmf_respond(XenPVSCSITmf *tmf)
 {
     XenPVSCSIDataPlane *dp = tmf->dp;
-    vscsiif_response_t rsp;
+    vscsiif_response_t *rsp;
 
     if (tmf->gen == dp->gen) {
         trace_xen_pvscsi_tmf_done(tmf->rqid, tmf->success);
-        xen_pvscsi_encode_tmf(&rsp, tmf->rqid, tmf->success);
-        xen_pvscsi_put_response(dp, &rsp);
+        rsp = xen_pvscsi_next_response(dp);
+        if (rsp) {
+            xen_pvscsi_encode_tmf(rsp, tmf->rqid, tmf->success);
+            xen_pvscsi_put_response(dp);
+        }
     }
     if (tmf->timer) {
         timer_free(tmf->timer);
@@ -214,11 +217,13 @@ void xen_pvscsi_do_reset(XenPVSCSIDataPlane *dp, const vscsiif_request_t *t)
     XenPVSCSITmf *tmf;
 
     if (!sdev) {
-        vscsiif_response_t rsp;
+        vscsiif_response_t *rsp = xen_pvscsi_next_response(dp);
 
         trace_xen_pvscsi_tmf(t->rqid, t->act, 0, 0);
-        xen_pvscsi_encode_tmf(&rsp, t->rqid, false);
-        xen_pvscsi_put_response(dp, &rsp);
+        if (rsp) {
+            xen_pvscsi_encode_tmf(rsp, t->rqid, false);
+            xen_pvscsi_put_response(dp);
+        }
         return;
     }
 
