@@ -39,18 +39,25 @@ struct XenPVSCSITmf {
 /* RESET: outstanding commands may finish this long before being cancelled */
 #define XEN_PVSCSI_RESET_GRACE_MS 10000
 
+/* Answer the ABORT or RESET @rqid, in its ring slot */
+static void xen_pvscsi_tmf_answer(XenPVSCSIDataPlane *dp, uint16_t rqid,
+                                  bool success)
+{
+    vscsiif_response_t *rsp = xen_pvscsi_next_response(dp);
+
+    if (rsp) {
+        xen_pvscsi_encode_tmf(rsp, rqid, success);
+        xen_pvscsi_put_response(dp);
+    }
+}
+
 static void xen_pvscsi_tmf_respond(XenPVSCSITmf *tmf)
 {
     XenPVSCSIDataPlane *dp = tmf->dp;
-    vscsiif_response_t *rsp;
 
     if (tmf->gen == dp->gen) {
         trace_xen_pvscsi_tmf_done(tmf->rqid, tmf->success);
-        rsp = xen_pvscsi_next_response(dp);
-        if (rsp) {
-            xen_pvscsi_encode_tmf(rsp, tmf->rqid, tmf->success);
-            xen_pvscsi_put_response(dp);
-        }
+        xen_pvscsi_tmf_answer(dp, tmf->rqid, tmf->success);
     }
     if (tmf->timer) {
         timer_free(tmf->timer);
@@ -217,13 +224,8 @@ void xen_pvscsi_do_reset(XenPVSCSIDataPlane *dp, const vscsiif_request_t *t)
     XenPVSCSITmf *tmf;
 
     if (!sdev) {
-        vscsiif_response_t *rsp = xen_pvscsi_next_response(dp);
-
         trace_xen_pvscsi_tmf(t->rqid, t->act, 0, 0);
-        if (rsp) {
-            xen_pvscsi_encode_tmf(rsp, t->rqid, false);
-            xen_pvscsi_put_response(dp);
-        }
+        xen_pvscsi_tmf_answer(dp, t->rqid, false);
         return;
     }
 
