@@ -132,9 +132,7 @@ if [ $profile = 1 ]; then
         valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$n" "$QEMU" "${QARGS[@]}" \
             > /dev/null 2>&1 || xpv_die "callgrind run failed ($tmp)"
         # self cost per function: "COUNT<TAB>file:function"
-        callgrind_annotate --inclusive=no --tree=none --threshold=100 "$tmp/cg.$n" |
-            sed -n 's/^ *\([0-9,]*\) ([ 0-9.]*%)  \([^ ]*:[^ ]*\).*/\1\t\2/p' | tr -d , |
-            sed 's|\t.*/|\t|' > "$tmp/fn.$n"
+        xpv_callgrind_self "$tmp/cg.$n" | sed 's|\t.*/|\t|' > "$tmp/fn.$n"
     done
     echo "instructions per request, $ctx $rw $bs QD$qd (callgrind, all threads; $((n2 - n1)) requests):"
     awk -F'\t' -v n=$((n2 - n1)) 'NR == FNR { a[$2] = $1; next }
@@ -179,7 +177,7 @@ check() {    # NAME VALUE OP LIMIT (no VALUE: a count missing, a failure)
 sanitizer() {    # NAME OUTPUT: a sanitizer's report fails the row
     if grep -q -E "$XPV_SANITIZER_RE" <<< "$2"; then
         echo "FAIL bench-native/$1: sanitizer report:"
-        grep -E -A12 'runtime error:|ERROR: [A-Za-z]*Sanitizer' <<< "$2" | head -40
+        grep -E -A12 "$XPV_SANITIZER_RE" <<< "$2" | head -40
         fails=$((fails + 1))
     fi
 }

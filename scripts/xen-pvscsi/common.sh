@@ -37,6 +37,13 @@ xpv_log() { printf '[xen-pvscsi %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 xpv_die() { printf '[xen-pvscsi] ERROR: %s\n' "$*" >&2; exit 1; }
 # The lines that start a sanitizer's report (ASan, LSan, UBSan), for grep -E
 XPV_SANITIZER_RE='runtime error:|ERROR: (Address|Leak)Sanitizer'
+# xpv_callgrind_self FILE: a callgrind dump's self cost per function, one
+# "COUNT<TAB>file:function" line each (callgrind_annotate's table, commas
+# dropped); for make bench-native --profile and make bench's callgrind pass
+xpv_callgrind_self() {
+    callgrind_annotate --inclusive=no --tree=none --threshold=100 "$1" |
+        sed -n 's/^ *\([0-9,]*\) ([ 0-9.]*%)  \([^ ]*:[^ ]*\).*/\1\t\2/p' | tr -d ,
+}
 
 # Debian archive base URI, taken from the machine's own apt configuration
 # (the source that serves bookworm/main), so no mirror is named here.

@@ -185,9 +185,8 @@ cg_report() {
         echo "$b,$j,$ios,$ir,$(awk -v i="$ir" -v n="$ios" 'BEGIN { printf "%.0f", i / n }')" >> "$csv"
         {
             echo "== $b $j: $ios I/Os, instructions per I/O by function (self, >= 20)"
-            callgrind_annotate --inclusive=no --threshold=100 "$f" 2>/dev/null |
-                sed -n 's/^ *\([0-9,]*\) ([ 0-9.]*%)  \([^ ]*:[^ ]*\).*/\1 \2/p' | tr -d , |
-                awk -v n="$ios" '{ v = $1 / n; if (v >= 20) printf "%8.0f  %s\n", v, $2 }'
+            xpv_callgrind_self "$f" 2>/dev/null |
+                awk -F'\t' -v n="$ios" '{ v = $1 / n; if (v >= 20) printf "%8.0f  %s\n", v, $2 }'
         } >> "$fn"
     done
     echo "QEMU user-space instructions per I/O (callgrind, all threads):"
