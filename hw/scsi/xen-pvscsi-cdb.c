@@ -119,23 +119,30 @@ static void xen_pvscsi_send_batch(XenPVSCSIDataPlane *dp,
 {
     while (!QSIMPLEQ_EMPTY(q)) {
         XenPVSCSIReq *first = QSIMPLEQ_FIRST(q), *end, *r;
+        XenDeviceGrantCopySegment *segs = first->copy;
         Error *local_err = NULL;
         unsigned int n = 0;
 
         for (end = first;
              end && n + end->nr_copy <= XEN_PVSCSI_BATCH_SEGS;
              end = QSIMPLEQ_NEXT(end, batch_next)) {
-            memcpy(dp->batch + n, end->copy, end->nr_copy * sizeof(*end->copy));
             n += end->nr_copy;
         }
         if (end == first) {
             /* More segments than the batch array: a call of its own */
             end = QSIMPLEQ_NEXT(first, batch_next);
-            xen_pvscsi_copy_grants(dp, to_domain, first->copy,
-                                       first->nr_copy, &local_err);
-        } else if (n) {
-            xen_pvscsi_copy_grants(dp, to_domain, dp->batch, n,
-                                       &local_err);
+            n = first->nr_copy;
+        } else if (QSIMPLEQ_NEXT(first, batch_next) != end) {
+            /* Several requests: one array for the call */
+            segs = dp->batch;
+            n = 0;
+            for (r = first; r != end; r = QSIMPLEQ_NEXT(r, batch_next)) {
+                memcpy(dp->batch + n, r->copy, r->nr_copy * sizeof(*r->copy));
+                n += r->nr_copy;
+            }
+        }
+        if (n) {
+            xen_pvscsi_copy_grants(dp, to_domain, segs, n, &local_err);
         }
         error_free(local_err);
         while ((r = QSIMPLEQ_FIRST(q)) != end) {
@@ -548,7 +555,12 @@ void xen_pvscsi_command_complete(SCSIRequest *sreq, size_t residual)
             QSIMPLEQ_INSERT_TAIL(&dp->copy_out, r, batch_next);
             dp->nr_copy_out++;
             dp->in_complete = true;
-            defer_call(xen_pvscsi_copy_out_deferred, dp);
+            if (xen_pvscsi_nothing_to_gather(dp, 0)) {
+                /* No other read can join it: no defer_call entry */
+                xen_pvscsi_copy_out_deferred(dp);
+            } else {
+                defer_call(xen_pvscsi_copy_out_deferred, dp);
+            }
             dp->in_complete = !outer;
             return;
         }

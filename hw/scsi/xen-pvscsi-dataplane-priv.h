@@ -168,8 +168,19 @@ void xen_pvscsi_flush_end(XenPVSCSIDataPlane *dp);
 void xen_pvscsi_schedule_flush(XenPVSCSIDataPlane *dp);
 /* Unschedule that flush: what it was for is done */
 void xen_pvscsi_cancel_flush(XenPVSCSIDataPlane *dp);
-/* No other completion can come in this pass: flush at once */
-bool xen_pvscsi_nothing_to_gather(XenPVSCSIDataPlane *dp, unsigned int own);
+/*
+ * Whether a completion can be the last one of this pass of the event
+ * loop: no request is with a LUN but those waiting for their copy-out and
+ * the @own completing one. Then nothing can join its copy-out or its
+ * push: they are done at once, not from flush_bh (in the main loop an
+ * iteration, a ppoll(), per request at QD1) nor at the end of a
+ * defer_call section (an entry in its array).
+ */
+static inline bool xen_pvscsi_nothing_to_gather(XenPVSCSIDataPlane *dp,
+                                                unsigned int own)
+{
+    return dp->pool && dp->pool->nr_inflight <= dp->nr_copy_out + own;
+}
 /* Release @r's slot (and its SCSI request) without an answer. */
 void xen_pvscsi_put_req(XenPVSCSIReq *r);
 /* A free data buffer for @r of @len bytes, as r->qiov; or false */

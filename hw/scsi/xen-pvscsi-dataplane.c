@@ -97,21 +97,18 @@ void xen_pvscsi_put_response(XenPVSCSIDataPlane *dp)
         bool outer = !dp->in_complete;
 
         dp->in_complete = true;
-        defer_call(xen_pvscsi_push_deferred, dp);
+        if (xen_pvscsi_nothing_to_gather(dp, 1)) {
+            /*
+             * No other request is with a LUN: no completion can join
+             * this push, so it need not wait for the end of the
+             * defer_call section (an entry costs more than the push).
+             */
+            xen_pvscsi_push_deferred(dp);
+        } else {
+            defer_call(xen_pvscsi_push_deferred, dp);
+        }
         dp->in_complete = !outer;
     }
-}
-
-/*
- * Whether a completion called at once (from a BH: no defer_call section)
- * can be the last one of this pass of the event loop: no request is with
- * a LUN but those waiting for their copy-out and the @own completing one.
- * Then a flush from flush_bh would gather nothing more, and in the main
- * loop it would cost an iteration (a ppoll()) per request at QD1.
- */
-bool xen_pvscsi_nothing_to_gather(XenPVSCSIDataPlane *dp, unsigned int own)
-{
-    return dp->pool && dp->pool->nr_inflight <= dp->nr_copy_out + own;
 }
 
 void xen_pvscsi_cancel_flush(XenPVSCSIDataPlane *dp)
