@@ -373,6 +373,7 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
     unsigned int budget = XEN_PVSCSI_BATCH;
     bool progress = false;
     bool more_later = false;
+    bool deferring = false;
     RING_IDX rp;
     int more = 0;
 
@@ -382,7 +383,6 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
 
     dp->in_intake = true;
     dp->intake_stalled = false;
-    defer_call_begin();
     do {
         rp = dp->ring.sring->req_prod;
         xen_rmb(); /* see the requests up to rp */
@@ -416,6 +416,18 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
                 break;
             }
             budget--;
+            if (!deferring && (progress || rp - dp->ring.req_cons > 1)) {
+                /*
+                 * More than one request in this intake: their I/Os go to
+                 * the block layer together (one io_submit). A request
+                 * taken alone goes at once, in its coroutine: a
+                 * defer_call section would cost its array entries and
+                 * two more coroutine switches (the coroutine waits for
+                 * the submission at the section's end).
+                 */
+                defer_call_begin();
+                deferring = true;
+            }
             xen_pvscsi_submit(dp, r);
             progress = true;
         }
@@ -440,7 +452,9 @@ static bool xen_pvscsi_handle_requests(XenPVSCSIDataPlane *dp)
      */
     xen_pvscsi_flush_sg_in(dp);
     xen_pvscsi_flush_copy_in(dp);
-    defer_call_end();
+    if (deferring) {
+        defer_call_end();
+    }
     dp->in_intake = false;
     if (dp->rsp_pending && dp->ring_ok) {
         xen_pvscsi_push_responses(dp);
