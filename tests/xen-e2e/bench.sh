@@ -17,6 +17,9 @@
 #                             cache=writeback,aio=threads; every file
 #                             read into the page cache before the guest
 #                             starts (reads are cache hits)
+#   BENCH_AIO       direct mode's QEMU aio=: native | io_uring [native]
+#                   (the kernel side stays LIO iblock on the direct-I/O
+#                   loop device)
 #   BENCH_IOTHREAD  1: xen-pvscsi and xen-disk each on an -object iothread [0]
 #   BENCH_POLL_MAX_NS  those I/O threads' poll-max-ns [QEMU's default, 32768]
 #   REPS            measured repetitions [5]; backend order rotated per rep
@@ -94,6 +97,7 @@ set -uo pipefail
 . "$XE_DIR/lib/boot.sh"
 
 BENCH_MODE=${BENCH_MODE:-direct}
+BENCH_AIO=${BENCH_AIO:-native}
 BENCH_IOTHREAD=${BENCH_IOTHREAD:-0}
 REPS=${REPS:-5}
 RUNTIME=${RUNTIME:-8}
@@ -115,6 +119,9 @@ else
     BENCH_CG_JOBS=""
 fi
 case $BENCH_MODE in direct | buffered) ;; *) xe_die "BENCH_MODE=$BENCH_MODE: direct or buffered" ;; esac
+case $BENCH_AIO in native | io_uring) ;; *) xe_die "BENCH_AIO=$BENCH_AIO: native or io_uring" ;; esac
+[ "$BENCH_MODE" = direct ] || [ "$BENCH_AIO" = native ] ||
+    xe_die "BENCH_AIO=$BENCH_AIO is for BENCH_MODE=direct (buffered is aio=threads)"
 for j in $BENCH_JOBS $BENCH_STRACE_JOBS $BENCH_CG_JOBS; do
     [[ $j =~ ^(read|write|randread|randwrite)-[0-9]+[kM]-qd[0-9]+$ ]] || xe_die "bad job '$j' (RW-BS-qdN, e.g. randread-4k-qd16)"
 done
@@ -198,11 +205,11 @@ cg_report() {
 commit=$(git -C "$XE_DIR_TREE" rev-parse --short HEAD 2>/dev/null)
 bincommit=$(cat "$(dirname "$XE_QEMU_BIN")/COMMIT" 2>/dev/null | cut -c1-12)
 binsum=$(sha256sum "$XE_QEMU_BIN" | cut -c1-12)
-config="mode=$BENCH_MODE iothread=$BENCH_IOTHREAD${BENCH_POLL_MAX_NS:+ poll-max-ns=$BENCH_POLL_MAX_NS} reps=$REPS runtime=${RUNTIME}s ramp=${RAMP}s warmup=${WARMUP}s size=${BENCH_SIZE_MB}MiB/backend strace=$BENCH_STRACE${BENCH_CG_JOBS:+ callgrind=$BENCH_CG_JOBS}"
+config="mode=$BENCH_MODE$([ "$BENCH_AIO" = native ] || echo " aio=$BENCH_AIO") iothread=$BENCH_IOTHREAD${BENCH_POLL_MAX_NS:+ poll-max-ns=$BENCH_POLL_MAX_NS} reps=$REPS runtime=${RUNTIME}s ramp=${RAMP}s warmup=${WARMUP}s size=${BENCH_SIZE_MB}MiB/backend strace=$BENCH_STRACE${BENCH_CG_JOBS:+ callgrind=$BENCH_CG_JOBS}"
 xe_log "bench: $config; about $((est / 60 + 1)) min (bound $((XE_SCENARIO_TIMEOUT / 60)) min); run directory $RUN"
 attempt=1
 while :; do
-    xe_boot "$RUN" bench XE_BENCH_MODE="$BENCH_MODE" XE_BENCH_IOTHREAD="$BENCH_IOTHREAD" \
+    xe_boot "$RUN" bench XE_BENCH_MODE="$BENCH_MODE" XE_BENCH_AIO="$BENCH_AIO" XE_BENCH_IOTHREAD="$BENCH_IOTHREAD" \
         XE_BENCH_REPS="$REPS" XE_BENCH_RUNTIME="$RUNTIME" XE_BENCH_RAMP="$RAMP" XE_BENCH_WARMUP="$WARMUP" \
         XE_BENCH_JOBS="$BENCH_JOBS" XE_BENCH_SIZE_MB="$BENCH_SIZE_MB" XE_BENCH_STRACE="$BENCH_STRACE" \
         XE_BENCH_STRACE_JOBS="$BENCH_STRACE_JOBS" XE_BENCH_POLL_MAX_NS="${BENCH_POLL_MAX_NS:-}" \

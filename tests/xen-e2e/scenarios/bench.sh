@@ -11,7 +11,8 @@
 #   xenblock  the same QEMU process: xen-disk (qdisk, xvda)
 # Matched configurations (XE_BENCH_MODE):
 #   direct    LIO iblock on a loop device with direct I/O (losetup
-#             --direct-io=on)  vs  QEMU cache=none,aio=native
+#             --direct-io=on)  vs  QEMU cache=none,aio=native (or
+#             aio=io_uring: XE_BENCH_AIO)
 #   buffered  LIO fileio with fd_buffered_io=1 (page cache, write cache
 #             emulated)  vs  QEMU cache=writeback,aio=threads; the three
 #             files are read into dom0's page cache before the guest
@@ -44,6 +45,7 @@
 . "$XE_HARNESS/lib/dom0.sh"
 
 MODE=${XE_BENCH_MODE:-direct}
+AIO=${XE_BENCH_AIO:-native}
 IOTHREAD=${XE_BENCH_IOTHREAD:-0}
 SIZE=${XE_BENCH_SIZE_MB:-128}
 RT=${XE_BENCH_RUNTIME:-8}
@@ -96,7 +98,10 @@ case $MODE in
         check_eq loop-direct-io "$(cat "/sys/block/${LOOP#/dev/}/loop/dio" 2>/dev/null)" 1 "/sys/block/${LOOP#/dev/}/loop/dio"
         check lio-iblock lio_backstore iblock iblock_0/bench "udev_path=$LOOP" || exit 1
         check lio-lun scsiback_lun $WWN 0 iblock_0/bench || exit 1
-        QOPTS=cache=none,aio=native
+        case $AIO in
+            native | io_uring) QOPTS=cache=none,aio=$AIO ;;
+            *) fail bench-aio "XE_BENCH_AIO=$AIO: native or io_uring"; exit 1 ;;
+        esac
         ;;
     buffered)
         # fileio through the page cache (fd_buffered_io=1: no O_DSYNC, LIO
