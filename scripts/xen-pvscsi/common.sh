@@ -45,6 +45,24 @@ xpv_callgrind_self() {
         sed -n 's/^ *\([0-9,]*\) ([ 0-9.]*%)  \([^ ]*:[^ ]*\).*/\1\t\2/p' | tr -d ,
 }
 
+# xpv_callgrind_calls FILE CALLER CALLEE: how many calls a callgrind dump
+# has recorded from CALLER to CALLEE (names without the '2 callgrind adds
+# for recursion; e.g. qemu_main_loop main_loop_wait: main loop passes)
+xpv_callgrind_calls() {
+    awk -v caller="$2" -v callee="$3" '
+        function name(spec,    id, rest) {
+            # "(id) name" defines id, "(id)" uses it
+            id = spec; sub(/\).*/, "", id); sub(/^\(/, "", id)
+            rest = spec; sub(/^\([0-9]+\) ?/, "", rest)
+            if (rest != "") { sub(/\x27[0-9]+$/, "", rest); names[id] = rest }
+            return names[id]
+        }
+        /^fn=/ { fn = name(substr($0, 4)); next }
+        /^cfn=/ { cfn = name(substr($0, 5)); next }
+        /^calls=/ { if (fn == caller && cfn == callee) { split(substr($0, 7), c, " "); n += c[1] } }
+        END { print n + 0 }' "$1"
+}
+
 # Debian archive base URI, taken from the machine's own apt configuration
 # (the source that serves bookworm/main), so no mirror is named here.
 xpv_debian_uri() {

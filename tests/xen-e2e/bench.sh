@@ -175,11 +175,15 @@ export XE_SCENARIO_TIMEOUT=${XE_SCENARIO_TIMEOUT:-$((est * 2 + 300))}
 
 # cg_report: the callgrind pass's table. Each dump (share/out/callgrind/
 # out.N) is named after its job's tag (c.BACKEND.JOB.0); fio's line for
-# that tag gives the I/O count. bench-callgrind.csv: instructions per I/O;
-# bench-callgrind-fn.txt: per function, per I/O, largest first.
+# that tag gives the I/O count. bench-callgrind.csv: instructions per I/O,
+# and the passes of QEMU's event loops per I/O (main loop and I/O
+# threads: each pass has a fixed cost, and how many a request takes at
+# QD1 depends on timing, e.g. whether its I/O completed within
+# io_submit); bench-callgrind-fn.txt: per function, per I/O, largest
+# first.
 cg_report() {
-    local f tag b j ios ir csv="$RUN/bench-callgrind.csv" fn="$RUN/bench-callgrind-fn.txt"
-    echo "backend,job,ios,instructions,instructions_per_io" > "$csv"
+    local f tag b j ios ir loops csv="$RUN/bench-callgrind.csv" fn="$RUN/bench-callgrind-fn.txt"
+    echo "backend,job,ios,instructions,instructions_per_io,loops_per_io" > "$csv"
     : > "$fn"
     for f in "$out"/callgrind/out.*; do
         [ -f "$f" ] || continue
@@ -189,7 +193,9 @@ cg_report() {
         ios=$(awk -F, -v b="$b" -v j="$j" '$2 == "c" && $3 == b && $4 == j { print $6 }' "$out/bench.csv" | head -n 1)
         ir=$(sed -n 's/^totals: //p' "$f")
         [ -n "$ios" ] && [ "$ios" -gt 0 ] && [ -n "$ir" ] || { echo "bench: no I/O count or total for $tag ($f)"; continue; }
-        echo "$b,$j,$ios,$ir,$(awk -v i="$ir" -v n="$ios" 'BEGIN { printf "%.0f", i / n }')" >> "$csv"
+        loops=$(($(xpv_callgrind_calls "$f" qemu_main_loop main_loop_wait) + \
+            $(xpv_callgrind_calls "$f" iothread_run aio_poll)))
+        echo "$b,$j,$ios,$ir,$(awk -v i="$ir" -v n="$ios" -v l="$loops" 'BEGIN { printf "%.0f,%.2f", i / n, l / n }')" >> "$csv"
         {
             echo "== $b $j: $ios I/Os, instructions per I/O by function (self, >= 20)"
             xpv_callgrind_self "$f" 2>/dev/null |
