@@ -9,7 +9,6 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
-#include "qemu/defer-call.h"
 #include "qemu/rcu.h"
 #include "block/block-common.h"
 #include "hw/scsi/scsi.h"
@@ -549,19 +548,11 @@ void xen_pvscsi_command_complete(SCSIRequest *sreq, size_t residual)
             r->pos = moved;
             r->done_residual = residual;
             XenPVSCSIDataPlane *dp = r->dp;
-            bool outer = !dp->in_complete;
 
             r->batched = true;
             QSIMPLEQ_INSERT_TAIL(&dp->copy_out, r, batch_next);
             dp->nr_copy_out++;
-            dp->in_complete = true;
-            if (xen_pvscsi_nothing_to_gather(dp, 0)) {
-                /* No other read can join it: no defer_call entry */
-                xen_pvscsi_copy_out_deferred(dp);
-            } else {
-                defer_call(xen_pvscsi_copy_out_deferred, dp);
-            }
-            dp->in_complete = !outer;
+            xen_pvscsi_complete_deferred(dp, xen_pvscsi_copy_out_deferred, 0);
             return;
         }
         r->pos = moved;

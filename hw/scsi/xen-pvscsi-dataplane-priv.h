@@ -12,6 +12,7 @@
 
 #include "qemu/log.h"
 #include "qemu/iov.h"
+#include "qemu/defer-call.h"
 #include "hw/scsi/xen-pvscsi-proto.h"
 #include "xen-pvscsi-dataplane.h"
 
@@ -180,6 +181,27 @@ static inline bool xen_pvscsi_nothing_to_gather(XenPVSCSIDataPlane *dp,
                                                 unsigned int own)
 {
     return dp->pool && dp->pool->nr_inflight <= dp->nr_copy_out + own;
+}
+/*
+ * Run @fn(@dp), the copy-out or the push of a completion that @own
+ * requests are part of, with dp->in_complete set: at once when nothing
+ * can join it, else at the end of the defer_call section (at once too
+ * when there is none).
+ */
+static inline void xen_pvscsi_complete_deferred(XenPVSCSIDataPlane *dp,
+                                                void (*fn)(void *),
+                                                unsigned int own)
+{
+    bool outer = !dp->in_complete;
+
+    dp->in_complete = true;
+    if (xen_pvscsi_nothing_to_gather(dp, own)) {
+        /* No defer_call entry: it costs more than what it would gather */
+        fn(dp);
+    } else {
+        defer_call(fn, dp);
+    }
+    dp->in_complete = !outer;
 }
 /* Release @r's slot (and its SCSI request) without an answer. */
 void xen_pvscsi_put_req(XenPVSCSIReq *r);

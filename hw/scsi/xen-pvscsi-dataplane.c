@@ -94,20 +94,7 @@ void xen_pvscsi_put_response(XenPVSCSIDataPlane *dp)
     dp->ring.rsp_prod_pvt++;
     dp->rsp_pending = true;
     if (!dp->in_intake && !dp->in_flush) {
-        bool outer = !dp->in_complete;
-
-        dp->in_complete = true;
-        if (xen_pvscsi_nothing_to_gather(dp, 1)) {
-            /*
-             * No other request is with a LUN: no completion can join
-             * this push, so it need not wait for the end of the
-             * defer_call section (an entry costs more than the push).
-             */
-            xen_pvscsi_push_deferred(dp);
-        } else {
-            defer_call(xen_pvscsi_push_deferred, dp);
-        }
-        dp->in_complete = !outer;
+        xen_pvscsi_complete_deferred(dp, xen_pvscsi_push_deferred, 1);
     }
 }
 
