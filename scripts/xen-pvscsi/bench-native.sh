@@ -12,7 +12,8 @@
 #       per request <= 1 at QD1 and <= 0.3 at QD16 (batched); notifies per
 #       request <= 0.3 at QD16; kicks per request <= 0.03 at QD16 in an
 #       I/O thread polling for up to 327680 ns (polled: no notification
-#       asked for, patches 0018 and 0019); allocations per request <= XPV_ALLOCS_MAX
+#       asked for, patches 0018 and 0019); allocations per request
+#       <= XPV_ALLOCS_MAX
 #       (0: the dataplane itself allocates nothing per request, and the
 #       carried patches 0012, 0013 and 0016 keep QEMU from allocating:
 #       a coroutine pool batch per coroutine, the AIOCBs, dma_blk_io()'s
@@ -106,9 +107,10 @@ IOT_OPTS= NODE0= EXTRA_ARGS=()
 # so that its kick count shows whether the polled ring asks for kicks, not
 # how fast this host wakes the frontend thread: when the thread takes
 # longer than the poll window to wake up, the I/O thread rightly stops
-# polling and arms req_event, and the frontend kicks (seen: 0.035-0.039
-# kicks per request at QD16 on an idle 2-core VM with the default, 0.001
-# on the same VM under load). Under ASan, where everything takes ~10 times
+# polling and arms req_event, and the frontend kicks (seen with the
+# default on an idle 2-core VM: up to 0.062 kicks per request at QD16,
+# above 0.03 in 5 of 30 runs; 0.000-0.001 in 30 runs with the longer
+# window). Under ASan, where everything takes ~10 times
 # as long, the full table's rows poll that long too.
 IOT_DEFAULT=
 { [ $smoke = 1 ] || [ "${XPV_SANITIZERS:-}" = 1 ]; } && IOT_DEFAULT=,poll-max-ns=327680
