@@ -162,6 +162,12 @@ def main():
         g = gsmp.get(key, {})
         r["guest_us_per_io"] = g["guest_busy_us"] / ios if g and ios else None
         r["guest_irqs_per_io"] = g["guest_irqs"] / ios if g and ios else None
+        # the guest's busy time per second of fio's run: 1.00 = its one
+        # vCPU never idled, the row's speed is bound by the guest's CPU
+        # (then rate x guest CPU per I/O is constant: the backend only
+        # changes the rate through the guest's cost per I/O)
+        r["guest_vcpu_share"] = (g["guest_busy_us"] / (r["runtime_ms"] * 1e3)
+                                 if g and r["runtime_ms"] else None)
         r["notifies_per_io"] = (g["guest_notifies"] / ios
                                 if g and ios and g.get("guest_notifies") is not None else None)
         r["kicks_per_io"] = (s["backend_kicks"] / ios if ios and s.get("backend_kicks") is not None
@@ -194,7 +200,7 @@ def main():
             "runtime_ms", "window_s", "dom0_busy_us", "dom0_steal_us", "qemu_us", "qemu_scaled_us",
             "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io",
             "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io",
-            "notifies_per_io", "ctxt_per_io", "qemu_cores"]
+            "notifies_per_io", "ctxt_per_io", "qemu_cores", "guest_vcpu_share"]
     raw_csv = os.path.join(run, "bench-raw.csv")
     with open(raw_csv, "w", newline="") as f:
         w = csv.writer(f)
@@ -255,6 +261,7 @@ def main():
                          "notifies_per_io": med([r["notifies_per_io"] for r in meas.get((b, j), [])]),
                          "ctxt_per_io": med([r["ctxt_per_io"] for r in meas.get((b, j), [])]),
                          "qemu_cores": med([r["qemu_cores"] for r in meas.get((b, j), [])]),
+                         "guest_vcpu_share": med([r["guest_vcpu_share"] for r in meas.get((b, j), [])]),
                          "ratio_pv_kernel": r1 if b == "pvscsi" else None,
                          "ratio_pv_xenblock": r2 if b == "pvscsi" else None})
 
@@ -315,8 +322,10 @@ def main():
               " raises no dom0 interrupt while the channel is masked, e.g. while QEMU polls)")
         print("  dom0+guest = the two CPU columns summed; csw = context switches of all dom0 CPUs"
               " (/proc/stat ctxt)")
+        print("  vcpu = the guest's busy time per second of fio's run (1.00: its one vCPU never idled;"
+              " the rate is then one second / guest CPU per I/O)")
         print(f"{'job':<18} {'backend':<10} {'guest':>9} {'dom0':>9} {'dom0+guest':>10} {'irqs':>6}"
-              f" {'kicks':>6} {'notifies':>8} {'csw':>6} {'sum pv/this':>11}")
+              f" {'kicks':>6} {'notifies':>8} {'csw':>6} {'vcpu':>5} {'sum pv/this':>11}")
         for j in jobs:
             tot = {b: (sm(j, b, "guest_us_per_io") + sm(j, b, "dom0_us_per_io")
                        if sm(j, b, "guest_us_per_io") is not None and sm(j, b, "dom0_us_per_io") is not None
@@ -327,7 +336,7 @@ def main():
                       f" {fmt(sm(j, b, 'dom0_us_per_io')):>9} {fmt(tot[b]):>10}"
                       f" {fmt(sm(j, b, 'guest_irqs_per_io'), 2):>6} {fmt(sm(j, b, 'kicks_per_io'), 2):>6}"
                       f" {fmt(sm(j, b, 'notifies_per_io'), 2):>8} {fmt(sm(j, b, 'ctxt_per_io'), 2):>6}"
-                      f" {rr:>11}")
+                      f" {fmt(sm(j, b, 'guest_vcpu_share'), 2):>5} {rr:>11}")
 
     # time per fio run (dom0's clock): the measured window and what lies between windows
     ts = sorted((v["t_start"], v["t_end"]) for k, v in smp.items()
@@ -341,7 +350,8 @@ def main():
     scols = ["job", "metric", "backend", "n", "min", "median", "max", "clat_p50_us", "clat_p99_us",
              "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share",
              "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io",
-             "notifies_per_io", "ctxt_per_io", "ratio_pv_kernel", "ratio_pv_xenblock", "qemu_cores"]
+             "notifies_per_io", "ctxt_per_io", "ratio_pv_kernel", "ratio_pv_xenblock", "qemu_cores",
+             "guest_vcpu_share"]
     with open(summary_csv, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(scols)
@@ -352,7 +362,7 @@ def main():
         w = csv.writer(f)
         cc = ("dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share",
               "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io",
-              "notifies_per_io", "ctxt_per_io", "qemu_cores")
+              "notifies_per_io", "ctxt_per_io", "qemu_cores", "guest_vcpu_share")
         w.writerow(["job", "backend"] + list(cc))
         for s in summ:
             w.writerow([s["job"], s["backend"]] + ["" if s[c] is None else f"{s[c]:.3f}" for c in cc])
