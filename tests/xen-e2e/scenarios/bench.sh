@@ -161,7 +161,7 @@ check_sh pvscsi-is-qemu "grep -q QEMU /sys/block/${PVSCSI#/dev/}/device/vendor"
 check_sh kernel-is-lio "grep -q LIO /sys/block/${KERNEL#/dev/}/device/vendor"
 for d in $PVSCSI $KERNEL $XENBLOCK; do
     d=${d#/dev/}
-    xe_say "$d: $(($(cat /sys/block/$d/size) / 2048)) MiB, max_sectors_kb $(cat /sys/block/$d/queue/max_sectors_kb), nr_requests $(cat /sys/block/$d/queue/nr_requests), write_cache $(cat /sys/block/$d/queue/write_cache)"
+    xe_say "$d: $(($(cat /sys/block/$d/size) / 2048)) MiB, max_sectors_kb $(cat /sys/block/$d/queue/max_sectors_kb), nr_requests $(cat /sys/block/$d/queue/nr_requests), write_cache $(cat /sys/block/$d/queue/write_cache), rotational $(cat /sys/block/$d/queue/rotational), add_random $(cat /sys/block/$d/queue/add_random), scheduler $(cat /sys/block/$d/queue/scheduler)"
 done
 check_sh equal-sizes "[ $(cat /sys/block/${PVSCSI#/dev/}/size) = $(cat /sys/block/${KERNEL#/dev/}/size) ] && [ $(cat /sys/block/${PVSCSI#/dev/}/size) = $(cat /sys/block/xvda/size) ]"
 
