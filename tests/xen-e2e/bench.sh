@@ -33,6 +33,8 @@
 #   BENCH_JOBS      fio jobs, RW-BS-qdN [read-1M-qd4 write-1M-qd4
 #                   randread-4k-qd16 randwrite-4k-qd16 randread-4k-qd1]
 #   BENCH_SIZE_MB   size of each backend's file on dom0's /tmp [128]
+#   BENCH_GUEST_VCPUS  the guest's vCPUs [1]; the 4 KiB rows at queue
+#                   depth 16 are bound by one vCPU (the report's vcpu column)
 #   BENCH_STRACE    1: the strace pass after the timed reps [1]
 #   BENCH_STRACE_JOBS  jobs of the strace pass [randread-4k-qd16 read-1M-qd4]
 #   BENCH_CALLGRIND 1: a run of its own that counts instructions instead
@@ -98,6 +100,8 @@ set -uo pipefail
 
 BENCH_MODE=${BENCH_MODE:-direct}
 BENCH_AIO=${BENCH_AIO:-native}
+BENCH_GUEST_VCPUS=${BENCH_GUEST_VCPUS:-1}
+case $BENCH_GUEST_VCPUS in [1-9]) ;; *) echo "bench: BENCH_GUEST_VCPUS must be 1-9, not '$BENCH_GUEST_VCPUS'" >&2; exit 2 ;; esac
 BENCH_IOTHREAD=${BENCH_IOTHREAD:-0}
 REPS=${REPS:-5}
 RUNTIME=${RUNTIME:-8}
@@ -211,7 +215,7 @@ cg_report() {
 commit=$(git -C "$XE_DIR_TREE" rev-parse --short HEAD 2>/dev/null)
 bincommit=$(cat "$(dirname "$XE_QEMU_BIN")/COMMIT" 2>/dev/null | cut -c1-12)
 binsum=$(sha256sum "$XE_QEMU_BIN" | cut -c1-12)
-config="mode=$BENCH_MODE$([ "$BENCH_AIO" = native ] || echo " aio=$BENCH_AIO") iothread=$BENCH_IOTHREAD${BENCH_POLL_MAX_NS:+ poll-max-ns=$BENCH_POLL_MAX_NS} reps=$REPS runtime=${RUNTIME}s ramp=${RAMP}s warmup=${WARMUP}s size=${BENCH_SIZE_MB}MiB/backend strace=$BENCH_STRACE${BENCH_CG_JOBS:+ callgrind=$BENCH_CG_JOBS}"
+config="mode=$BENCH_MODE$([ "$BENCH_AIO" = native ] || echo " aio=$BENCH_AIO") iothread=$BENCH_IOTHREAD${BENCH_POLL_MAX_NS:+ poll-max-ns=$BENCH_POLL_MAX_NS}$([ "$BENCH_GUEST_VCPUS" = 1 ] || echo " guest-vcpus=$BENCH_GUEST_VCPUS") reps=$REPS runtime=${RUNTIME}s ramp=${RAMP}s warmup=${WARMUP}s size=${BENCH_SIZE_MB}MiB/backend strace=$BENCH_STRACE${BENCH_CG_JOBS:+ callgrind=$BENCH_CG_JOBS}"
 xe_log "bench: $config; about $((est / 60 + 1)) min (bound $((XE_SCENARIO_TIMEOUT / 60)) min); run directory $RUN"
 attempt=1
 while :; do
@@ -219,7 +223,8 @@ while :; do
         XE_BENCH_REPS="$REPS" XE_BENCH_RUNTIME="$RUNTIME" XE_BENCH_RAMP="$RAMP" XE_BENCH_WARMUP="$WARMUP" \
         XE_BENCH_JOBS="$BENCH_JOBS" XE_BENCH_SIZE_MB="$BENCH_SIZE_MB" XE_BENCH_STRACE="$BENCH_STRACE" \
         XE_BENCH_STRACE_JOBS="$BENCH_STRACE_JOBS" XE_BENCH_POLL_MAX_NS="${BENCH_POLL_MAX_NS:-}" \
-        XE_BENCH_CALLGRIND="$BENCH_CALLGRIND" XE_BENCH_CG_JOBS="$BENCH_CG_JOBS"
+        XE_BENCH_CALLGRIND="$BENCH_CALLGRIND" XE_BENCH_CG_JOBS="$BENCH_CG_JOBS" \
+        XE_BENCH_GUEST_VCPUS="$BENCH_GUEST_VCPUS"
     xe_log "bench: $XE_BOOT_STATUS after $XE_BOOT_SECONDS s ($XE_BOOT_REASON)"
     [ "$XE_BOOT_STATUS" = infra ] && [ $attempt = 1 ] && { echo "INFRA bench: $XE_BOOT_REASON -- retrying once"; attempt=2; continue; }
     break

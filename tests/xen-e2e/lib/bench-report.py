@@ -322,7 +322,7 @@ def main():
               " raises no dom0 interrupt while the channel is masked, e.g. while QEMU polls)")
         print("  dom0+guest = the two CPU columns summed; csw = context switches of all dom0 CPUs"
               " (/proc/stat ctxt)")
-        print("  vcpu = the guest's busy time per second of fio's run (1.00: its one vCPU never idled;"
+        print("  vcpu = the guest's busy time per second of fio's run (1.00 with one vCPU: it never idled;"
               " the rate is then one second / guest CPU per I/O)")
         print(f"{'job':<18} {'backend':<10} {'guest':>9} {'dom0':>9} {'dom0+guest':>10} {'irqs':>6}"
               f" {'kicks':>6} {'notifies':>8} {'csw':>6} {'vcpu':>5} {'sum pv/this':>11}")

@@ -57,6 +57,7 @@ STRACE=${XE_BENCH_STRACE:-1}
 STRACE_JOBS=${XE_BENCH_STRACE_JOBS:-randread-4k-qd16 read-1M-qd4}
 CALLGRIND=${XE_BENCH_CALLGRIND:-0}
 CG_JOBS=${XE_BENCH_CG_JOBS:-randread-4k-qd16 randread-4k-qd1}
+GVCPUS=${XE_BENCH_GUEST_VCPUS:-1}
 WWN=naa.6001405000000001
 
 # ------------------------------------------------------ backing files -------
@@ -298,7 +299,7 @@ fi
 check_eq bench-jobs-ok "$NFAIL" 0 "failed fio runs of $NJOBS"
 EOF_GUEST
 
-domu_create bench --fat XE_BENCH_REPS="$REPS" XE_BENCH_RUNTIME="$RT" XE_BENCH_RAMP="$RAMP" \
+domu_create bench --fat --vcpus "$GVCPUS" XE_BENCH_REPS="$REPS" XE_BENCH_RUNTIME="$RT" XE_BENCH_RAMP="$RAMP" \
     XE_BENCH_WARMUP="$WARMUP" XE_BENCH_JOBS="$JOBS" XE_BENCH_STRACE="$([ -n "$ST" ] && echo 1 || echo 0)" \
     XE_BENCH_STRACE_JOBS="$STRACE_JOBS" XE_BENCH_CALLGRIND="$CALLGRIND" XE_BENCH_CG_JOBS="$CG_JOBS" || exit 1
 check vscsi-nodes vscsi_attach vscsi "$DOMID" 9 "$WWN:0=9:0:0:0" || exit 1
