@@ -101,7 +101,6 @@ set -uo pipefail
 BENCH_MODE=${BENCH_MODE:-direct}
 BENCH_AIO=${BENCH_AIO:-native}
 BENCH_GUEST_VCPUS=${BENCH_GUEST_VCPUS:-1}
-case $BENCH_GUEST_VCPUS in [1-9]) ;; *) echo "bench: BENCH_GUEST_VCPUS must be 1-9, not '$BENCH_GUEST_VCPUS'" >&2; exit 2 ;; esac
 BENCH_IOTHREAD=${BENCH_IOTHREAD:-0}
 REPS=${REPS:-5}
 RUNTIME=${RUNTIME:-8}
@@ -124,6 +123,7 @@ else
 fi
 case $BENCH_MODE in direct | buffered) ;; *) xe_die "BENCH_MODE=$BENCH_MODE: direct or buffered" ;; esac
 case $BENCH_AIO in native | io_uring) ;; *) xe_die "BENCH_AIO=$BENCH_AIO: native or io_uring" ;; esac
+case $BENCH_GUEST_VCPUS in [1-9]) ;; *) xe_die "BENCH_GUEST_VCPUS=$BENCH_GUEST_VCPUS: 1 to 9" ;; esac
 [ "$BENCH_MODE" = direct ] || [ "$BENCH_AIO" = native ] ||
     xe_die "BENCH_AIO=$BENCH_AIO is for BENCH_MODE=direct (buffered is aio=threads)"
 for j in $BENCH_JOBS $BENCH_STRACE_JOBS $BENCH_CG_JOBS; do

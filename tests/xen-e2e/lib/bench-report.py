@@ -162,8 +162,9 @@ def main():
         g = gsmp.get(key, {})
         r["guest_us_per_io"] = g["guest_busy_us"] / ios if g and ios else None
         r["guest_irqs_per_io"] = g["guest_irqs"] / ios if g and ios else None
-        # the guest's busy time per second of fio's run: 1.00 = its one
-        # vCPU never idled, the row's speed is bound by the guest's CPU
+        # the guest's busy time per second of fio's run: 1.00 with one
+        # vCPU (BENCH_GUEST_VCPUS) = it never idled, the row's speed is
+        # bound by the guest's CPU
         # (then rate x guest CPU per I/O is constant: the backend only
         # changes the rate through the guest's cost per I/O)
         r["guest_vcpu_share"] = (g["guest_busy_us"] / (r["runtime_ms"] * 1e3)
