@@ -98,6 +98,7 @@ carried 0022-linux-aio-do-not-zero-ioq_submit-s-iocb-array-per-call.patch
 carried 0023-scsi-no-checked-QOM-casts-per-request.patch
 carried 0024-defer-call-do-not-reset-an-empty-array-at-every-section-end.patch
 carried 0025-hw-xen-no-allocation-per-grant-copy-call.patch
+carried 0026-aio-posix-fewer-clock-reads-per-pass.patch
 
 # The device needs this one too; it changes code that 0014 changed.
 carried 0020-scsi-let-an-HBA-give-its-data-buffer-as-host-memory.patch
