@@ -7,6 +7,7 @@
 # Variants (contrib/linux/6.1/series):
 #   fix         0001 (issue 17: scsi_done() outside the host lock)
 #   multipage   0001 + 0002 (issue 15: multi-page rings)
+#   hardirq     0001 + 0003 (issue 13: responses in hard interrupt context)
 #
 # Prints the path of each variant's .ko on stdout, one line per variant;
 # progress goes to stderr.
