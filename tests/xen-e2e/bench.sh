@@ -35,6 +35,11 @@
 #   BENCH_SIZE_MB   size of each backend's file on dom0's /tmp [128]
 #   BENCH_GUEST_VCPUS  the guest's vCPUs [1]; the 4 KiB rows at queue
 #                   depth 16 are bound by one vCPU (the report's vcpu column)
+#   BENCH_SCSIFRONT  the guest's xen-scsifront: empty for its own (the
+#                   unmodified Debian module), or a variant of
+#                   contrib/linux/build-module.sh (e.g. hardirq), built
+#                   on the host and loaded instead, for xen-pvscsi and the
+#                   kernel backend alike []
 #   BENCH_STRACE    1: the strace pass after the timed reps [1]
 #   BENCH_STRACE_JOBS  jobs of the strace pass [randread-4k-qd16 read-1M-qd4]
 #   BENCH_CALLGRIND 1: a run of its own that counts instructions instead
@@ -109,6 +114,7 @@ WARMUP=${WARMUP:-$RUNTIME}
 BENCH_JOBS=${BENCH_JOBS:-read-1M-qd4 write-1M-qd4 randread-4k-qd16 randwrite-4k-qd16 randread-4k-qd1}
 BENCH_SIZE_MB=${BENCH_SIZE_MB:-128}
 BENCH_STRACE=${BENCH_STRACE:-1}
+BENCH_SCSIFRONT=${BENCH_SCSIFRONT:-}
 BENCH_STRACE_JOBS=${BENCH_STRACE_JOBS:-randread-4k-qd16 read-1M-qd4}
 BENCH_CALLGRIND=${BENCH_CALLGRIND:-0}
 BENCH_CG_JOBS=${BENCH_CG_JOBS:-randread-4k-qd16 randread-4k-qd1}
@@ -123,6 +129,8 @@ else
 fi
 case $BENCH_MODE in direct | buffered) ;; *) xe_die "BENCH_MODE=$BENCH_MODE: direct or buffered" ;; esac
 case $BENCH_AIO in native | io_uring) ;; *) xe_die "BENCH_AIO=$BENCH_AIO: native or io_uring" ;; esac
+[ -z "$BENCH_SCSIFRONT" ] || grep -q "^$BENCH_SCSIFRONT:" "$XPV_ROOT/contrib/linux/6.1/series" 2>/dev/null ||
+    xe_die "BENCH_SCSIFRONT=$BENCH_SCSIFRONT: not a variant of contrib/linux/6.1/series"
 case $BENCH_GUEST_VCPUS in [1-9]) ;; *) xe_die "BENCH_GUEST_VCPUS=$BENCH_GUEST_VCPUS: 1 to 9" ;; esac
 [ "$BENCH_MODE" = direct ] || [ "$BENCH_AIO" = native ] ||
     xe_die "BENCH_AIO=$BENCH_AIO is for BENCH_MODE=direct (buffered is aio=threads)"
@@ -215,8 +223,9 @@ cg_report() {
 commit=$(git -C "$XE_DIR_TREE" rev-parse --short HEAD 2>/dev/null)
 bincommit=$(cat "$(dirname "$XE_QEMU_BIN")/COMMIT" 2>/dev/null | cut -c1-12)
 binsum=$(sha256sum "$XE_QEMU_BIN" | cut -c1-12)
-config="mode=$BENCH_MODE$([ "$BENCH_AIO" = native ] || echo " aio=$BENCH_AIO") iothread=$BENCH_IOTHREAD${BENCH_POLL_MAX_NS:+ poll-max-ns=$BENCH_POLL_MAX_NS}$([ "$BENCH_GUEST_VCPUS" = 1 ] || echo " guest-vcpus=$BENCH_GUEST_VCPUS") reps=$REPS runtime=${RUNTIME}s ramp=${RAMP}s warmup=${WARMUP}s size=${BENCH_SIZE_MB}MiB/backend strace=$BENCH_STRACE${BENCH_CG_JOBS:+ callgrind=$BENCH_CG_JOBS}"
+config="mode=$BENCH_MODE$([ "$BENCH_AIO" = native ] || echo " aio=$BENCH_AIO") iothread=$BENCH_IOTHREAD${BENCH_POLL_MAX_NS:+ poll-max-ns=$BENCH_POLL_MAX_NS}$([ "$BENCH_GUEST_VCPUS" = 1 ] || echo " guest-vcpus=$BENCH_GUEST_VCPUS")${BENCH_SCSIFRONT:+ scsifront=$BENCH_SCSIFRONT} reps=$REPS runtime=${RUNTIME}s ramp=${RAMP}s warmup=${WARMUP}s size=${BENCH_SIZE_MB}MiB/backend strace=$BENCH_STRACE${BENCH_CG_JOBS:+ callgrind=$BENCH_CG_JOBS}"
 xe_log "bench: $config; about $((est / 60 + 1)) min (bound $((XE_SCENARIO_TIMEOUT / 60)) min); run directory $RUN"
+export XE_LINUX_MODULES_EXTRA=$BENCH_SCSIFRONT
 attempt=1
 while :; do
     xe_boot "$RUN" bench XE_BENCH_MODE="$BENCH_MODE" XE_BENCH_AIO="$BENCH_AIO" XE_BENCH_IOTHREAD="$BENCH_IOTHREAD" \
@@ -224,7 +233,7 @@ while :; do
         XE_BENCH_JOBS="$BENCH_JOBS" XE_BENCH_SIZE_MB="$BENCH_SIZE_MB" XE_BENCH_STRACE="$BENCH_STRACE" \
         XE_BENCH_STRACE_JOBS="$BENCH_STRACE_JOBS" XE_BENCH_POLL_MAX_NS="${BENCH_POLL_MAX_NS:-}" \
         XE_BENCH_CALLGRIND="$BENCH_CALLGRIND" XE_BENCH_CG_JOBS="$BENCH_CG_JOBS" \
-        XE_BENCH_GUEST_VCPUS="$BENCH_GUEST_VCPUS"
+        XE_BENCH_GUEST_VCPUS="$BENCH_GUEST_VCPUS" XE_BENCH_SCSIFRONT="$BENCH_SCSIFRONT"
     xe_log "bench: $XE_BOOT_STATUS after $XE_BOOT_SECONDS s ($XE_BOOT_REASON)"
     [ "$XE_BOOT_STATUS" = infra ] && [ $attempt = 1 ] && { echo "INFRA bench: $XE_BOOT_REASON -- retrying once"; attempt=2; continue; }
     break

@@ -23,7 +23,10 @@
 #
 # Environment: XE_SCENARIO_TIMEOUT (overrides the scenarios' XE_TIMEOUT
 # headers), XE_BOOT_TIMEOUT, XE_TOOLSTACK_TIMEOUT, XE_CPU, XE_MEM, XE_SMP,
-# XE_DOM0_MEM, XE_SKIP_IMAGES=1 (do not run images.sh), XE_CACHE.
+# XE_DOM0_MEM, XE_SKIP_IMAGES=1 (do not run images.sh), XE_CACHE,
+# XE_SCENARIO_VARS="VAR=VALUE ..." (set in every scenario's environment
+# in dom0, e.g. "R1_SCSIFRONT=hardirq" for pvscsi-reset-1vcpu; no spaces
+# in a value), XE_LINUX_MODULES_EXTRA (lib/linux-modules.sh).
 # SPDX-License-Identifier: GPL-2.0-or-later
 set -uo pipefail
 # shellcheck source=lib/host.sh
@@ -105,7 +108,8 @@ for s in "${SCENARIOS[@]}"; do
     dir="$RUN/$s"
     while :; do
         xe_log "$s: booting Xen (attempt $attempt)"
-        xe_boot "$dir" "$s"
+        # shellcheck disable=SC2086
+        xe_boot "$dir" "$s" ${XE_SCENARIO_VARS:-}
         xe_log "$s: $XE_BOOT_STATUS after ${XE_BOOT_SECONDS} s (stages:$XE_BOOT_STAGES)"
         if [ "$XE_BOOT_STATUS" = infra ] && [ "$attempt" = 1 ]; then
             echo "INFRA $s: $XE_BOOT_REASON -- retrying once (logs of this attempt: $dir)"

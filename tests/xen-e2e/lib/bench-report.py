@@ -71,11 +71,12 @@ def main():
 
     # guest, from its console log, one pass:
     #   BENCH,phase,backend,job,rep,ios,kib,bw_kib_s,iops,clat_mean,p50,p99,runtime_ms
-    #   BENCHG,bms|bme,phase,backend,job,rep,busy,idle,steal,scsifront,blkfront[,notifies]
+    #   BENCHG,bms|bme,phase,backend,job,rep,busy,idle,steal,scsifront,blkfront[,notifies[,ctxt]]
     # (BENCHG: its /proc/stat ticks, USER_HZ = 100 on x86, its frontends'
     # interrupts and the notifications they sent at either end of the
-    # window; runs before 2026-12-01 lack it, earlier runs of that day
-    # the notifications)
+    # window, its context switches; runs before 2026-12-01 lack it,
+    # earlier runs of that day the notifications, runs before 2026-12-03
+    # the context switches)
     res = {}
     order = []
     gs = {}
@@ -87,7 +88,7 @@ def main():
                     continue
                 p = line[m.start():].strip().split(",")
                 if p[0] == "BENCHG":
-                    if len(p) in (11, 12) and p[1] in ("bms", "bme"):
+                    if len(p) in (11, 12, 13) and p[1] in ("bms", "bme"):
                         gs.setdefault(tuple(p[2:6]), {})[p[1]] = [num(x) for x in p[6:]]
                     continue
                 if len(p) != 13:
@@ -111,7 +112,9 @@ def main():
                      "guest_irqs": d[4] if key[1] == "xenblock" else d[3],
                      # the frontend's notifications (-1 at both ends: not
                      # counted)
-                     "guest_notifies": d[5] if len(d) > 5 and a[5] >= 0 else None}
+                     "guest_notifies": d[5] if len(d) > 5 and a[5] >= 0 else None,
+                     # context switches of the guest's vCPUs (-1: not read)
+                     "guest_ctxt": d[6] if len(d) > 6 and a[6] >= 0 else None}
     # dom0: phase,backend,job,rep,window_s,busy,idle,steal,qemu,hz
     smp = {}
     try:
@@ -174,6 +177,8 @@ def main():
         r["kicks_per_io"] = (s["backend_kicks"] / ios if ios and s.get("backend_kicks") is not None
                              else None)
         r["ctxt_per_io"] = s["dom0_ctxt"] / ios if ios and s.get("dom0_ctxt") is not None else None
+        r["guest_ctxt_per_io"] = (g["guest_ctxt"] / ios
+                                  if g and ios and g.get("guest_ctxt") is not None else None)
         # shares of kernel time in dom0's busy time, of user time in QEMU's
         r["dom0_sys_share"] = (r["dom0_sys_us"] / r["dom0_busy_us"]
                                if r["dom0_sys_us"] is not None and r["dom0_busy_us"] else None)
@@ -201,7 +206,7 @@ def main():
             "runtime_ms", "window_s", "dom0_busy_us", "dom0_steal_us", "qemu_us", "qemu_scaled_us",
             "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io",
             "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io",
-            "notifies_per_io", "ctxt_per_io", "qemu_cores", "guest_vcpu_share"]
+            "notifies_per_io", "ctxt_per_io", "qemu_cores", "guest_vcpu_share", "guest_ctxt_per_io"]
     raw_csv = os.path.join(run, "bench-raw.csv")
     with open(raw_csv, "w", newline="") as f:
         w = csv.writer(f)
@@ -261,6 +266,7 @@ def main():
                          "kicks_per_io": med([r["kicks_per_io"] for r in meas.get((b, j), [])]),
                          "notifies_per_io": med([r["notifies_per_io"] for r in meas.get((b, j), [])]),
                          "ctxt_per_io": med([r["ctxt_per_io"] for r in meas.get((b, j), [])]),
+                         "guest_ctxt_per_io": med([r["guest_ctxt_per_io"] for r in meas.get((b, j), [])]),
                          "qemu_cores": med([r["qemu_cores"] for r in meas.get((b, j), [])]),
                          "guest_vcpu_share": med([r["guest_vcpu_share"] for r in meas.get((b, j), [])]),
                          "ratio_pv_kernel": r1 if b == "pvscsi" else None,
@@ -321,12 +327,12 @@ def main():
               " backend's event channel in dom0 (the frontend's notifications);")
         print("  notifies = the frontend's notification hypercalls (guest kprobe; a kick"
               " raises no dom0 interrupt while the channel is masked, e.g. while QEMU polls)")
-        print("  dom0+guest = the two CPU columns summed; csw = context switches of all dom0 CPUs"
-              " (/proc/stat ctxt)")
+        print("  dom0+guest = the two CPU columns summed; csw = context switches of all dom0 CPUs,"
+              " gcsw of the guest's vCPUs (/proc/stat ctxt)")
         print("  vcpu = the guest's busy time per second of fio's run (1.00 with one vCPU: it never idled;"
               " the rate is then one second / guest CPU per I/O)")
         print(f"{'job':<18} {'backend':<10} {'guest':>9} {'dom0':>9} {'dom0+guest':>10} {'irqs':>6}"
-              f" {'kicks':>6} {'notifies':>8} {'csw':>6} {'vcpu':>5} {'sum pv/this':>11}")
+              f" {'kicks':>6} {'notifies':>8} {'csw':>6} {'gcsw':>6} {'vcpu':>5} {'sum pv/this':>11}")
         for j in jobs:
             tot = {b: (sm(j, b, "guest_us_per_io") + sm(j, b, "dom0_us_per_io")
                        if sm(j, b, "guest_us_per_io") is not None and sm(j, b, "dom0_us_per_io") is not None
@@ -337,6 +343,7 @@ def main():
                       f" {fmt(sm(j, b, 'dom0_us_per_io')):>9} {fmt(tot[b]):>10}"
                       f" {fmt(sm(j, b, 'guest_irqs_per_io'), 2):>6} {fmt(sm(j, b, 'kicks_per_io'), 2):>6}"
                       f" {fmt(sm(j, b, 'notifies_per_io'), 2):>8} {fmt(sm(j, b, 'ctxt_per_io'), 2):>6}"
+                      f" {fmt(sm(j, b, 'guest_ctxt_per_io'), 2):>6}"
                       f" {fmt(sm(j, b, 'guest_vcpu_share'), 2):>5} {rr:>11}")
 
     # time per fio run (dom0's clock): the measured window and what lies between windows
@@ -352,7 +359,7 @@ def main():
              "dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share",
              "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io",
              "notifies_per_io", "ctxt_per_io", "ratio_pv_kernel", "ratio_pv_xenblock", "qemu_cores",
-             "guest_vcpu_share"]
+             "guest_vcpu_share", "guest_ctxt_per_io"]
     with open(summary_csv, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(scols)
@@ -363,7 +370,7 @@ def main():
         w = csv.writer(f)
         cc = ("dom0_us_per_io", "dom0_net_us_per_io", "qemu_us_per_io", "qemu_scaled_us_per_io", "steal_share",
               "dom0_sys_share", "qemu_user_share", "guest_us_per_io", "guest_irqs_per_io", "kicks_per_io",
-              "notifies_per_io", "ctxt_per_io", "qemu_cores", "guest_vcpu_share")
+              "notifies_per_io", "ctxt_per_io", "qemu_cores", "guest_vcpu_share", "guest_ctxt_per_io")
         w.writerow(["job", "backend"] + list(cc))
         for s in summ:
             w.writerow([s["job"], s["backend"]] + ["" if s[c] is None else f"{s[c]:.3f}" for c in cc])

@@ -2,7 +2,8 @@
 # Host side: guest kernel modules built from contrib/linux for the
 # scenarios that ask for them with a header line
 #   # XE_LINUX_MODULES=VARIANT[,VARIANT...]
-# (variants of contrib/linux/build-module.sh: fix, multipage). Sourced by
+# and for those in $XE_LINUX_MODULES_EXTRA (same form)
+# (variants of contrib/linux/build-module.sh: fix, multipage, hardirq). Sourced by
 # lib/boot.sh, which calls
 #   xe_linux_modules_build SCENARIO   before it waits for the outer-VM
 #                                     lock: builds the modules (or finds
@@ -22,6 +23,9 @@ xe_linux_modules_build() {
     local want v ko
     XE_LM_FILES=()
     want=$(xe_scenario_header "$1" XE_LINUX_MODULES)
+    # and those a runner asks for (bench.sh's BENCH_SCSIFRONT)
+    want="$want${XE_LINUX_MODULES_EXTRA:+,$XE_LINUX_MODULES_EXTRA}"
+    want=${want#,}
     [ -n "$want" ] || return 0
     for v in ${want//,/ }; do
         if ko=$(bash "$XPV_ROOT/contrib/linux/build-module.sh" "$v") && [ -f "$ko" ]; then

@@ -58,6 +58,8 @@ STRACE_JOBS=${XE_BENCH_STRACE_JOBS:-randread-4k-qd16 read-1M-qd4}
 CALLGRIND=${XE_BENCH_CALLGRIND:-0}
 CG_JOBS=${XE_BENCH_CG_JOBS:-randread-4k-qd16 randread-4k-qd1}
 GVCPUS=${XE_BENCH_GUEST_VCPUS:-1}
+# a contrib/linux variant of xen-scsifront for the guest (empty: its own)
+SCSIFRONT=${XE_BENCH_SCSIFRONT:-}
 WWN=naa.6001405000000001
 
 # ------------------------------------------------------ backing files -------
@@ -151,7 +153,9 @@ vg_cmd() {
 
 # ------------------------------------------------------ guest ---------------
 guest_script bench <<'EOF_GUEST'
-xe_modprobe xen-scsifront xen-blkfront sd_mod sg
+# the kernel's xen-scsifront, or contrib/linux's (XE_BENCH_SCSIFRONT)
+xe_load_scsifront
+xe_modprobe xen-blkfront
 check devices-appear xe_wait_for 90 '[ -n "$(xe_blockdev 0:1:0)" ] && [ -n "$(xe_blockdev 0:0:0)" ] && [ -b /dev/xvda ]' ||
     { xe_diag; exit 1; }
 PVSCSI=$(xe_blockdev 0:1:0)
@@ -183,11 +187,13 @@ fi
 
 # The handshake of a measured window (see the scenario's header).
 # Before each handshake the guest prints its own side of the window:
-# "BENCHG,bms|bme,PHASE,BACKEND,JOB,REP,busy,idle,steal,scsifront,blkfront,notifies":
+# "BENCHG,bms|bme,PHASE,BACKEND,JOB,REP,busy,idle,steal,scsifront,blkfront,notifies,ctxt":
 # its CPU ticks (/proc/stat, all vCPUs: busy = user+nice+system+irq+
 # softirq), the interrupts its frontends took (/proc/interrupts: both
-# scsifront instances summed, only one is busy in a window; blkfront's)
-# and the notifications its frontends sent (above; -1: not counted).
+# scsifront instances summed, only one is busy in a window; blkfront's),
+# the notifications its frontends sent (above; -1: not counted) and its
+# context switches (/proc/stat's ctxt, all vCPUs: xen-scsifront's
+# interrupt handler is a thread, xen-blkfront's is not).
 cat > /tmp/bm.sh <<'EOF_BM'
 #!/bin/sh
 irqs() {
@@ -206,9 +212,16 @@ t=$(echo "$1" | tr . ,)
 # the forks outside the window: before the CPU sample at its start,
 # after it at its end
 case $1 in bms.*) irqs=$(irqs) ;; esac
-read -r _ u n s i w q sq st _ < /proc/stat
+# one read of /proc/stat: the CPU ticks and the context switches
+{
+    read -r _ u n s i w q sq st _
+    ctxt=-1
+    while read -r k v _; do
+        [ "$k" = ctxt ] && { ctxt=$v; break; }
+    done
+} < /proc/stat
 case $1 in bme.*) irqs=$(irqs) ;; esac
-echo "BENCHG,$t,$((u + n + s + q + sq)),$((i + w)),$st,$irqs" > /dev/console
+echo "BENCHG,$t,$((u + n + s + q + sq)),$((i + w)),$st,$irqs,$ctxt" > /dev/console
 echo "XE-SYNC $1" > /dev/console
 end=$(($(cut -d. -f1 /proc/uptime) + 120))
 while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
@@ -299,6 +312,10 @@ fi
 check_eq bench-jobs-ok "$NFAIL" 0 "failed fio runs of $NJOBS"
 EOF_GUEST
 
+if [ -n "$SCSIFRONT" ]; then
+    domu_scsifront bench "$SCSIFRONT" || exit 1
+    xe_say "guest xen-scsifront: contrib/linux's $SCSIFRONT"
+fi
 domu_create bench --fat --vcpus "$GVCPUS" XE_BENCH_REPS="$REPS" XE_BENCH_RUNTIME="$RT" XE_BENCH_RAMP="$RAMP" \
     XE_BENCH_WARMUP="$WARMUP" XE_BENCH_JOBS="$JOBS" XE_BENCH_STRACE="$([ -n "$ST" ] && echo 1 || echo 0)" \
     XE_BENCH_STRACE_JOBS="$STRACE_JOBS" XE_BENCH_CALLGRIND="$CALLGRIND" XE_BENCH_CG_JOBS="$CG_JOBS" || exit 1

@@ -10,9 +10,13 @@
 #   guest r1k: kernel LUN first, then xen-pvscsi
 #   guest r1p: xen-pvscsi first, then kernel
 # (R1_GUESTS="r1k r1p" by default; R1_VCPUS to change the vCPU count;
-# R1_FRONTFIX=NAME.ko: the guests load that xen-scsifront module from
-# scenarios/ instead of the kernel's own, e.g. one built with
-# contrib/linux's fix.)
+# R1_SCSIFRONT=VARIANT: the guests load contrib/linux's xen-scsifront
+# of that variant (built on the host: XE_LINUX_MODULES_EXTRA=VARIANT)
+# instead of the kernel's own, e.g.
+#   XE_LINUX_MODULES_EXTRA=hardirq XE_SCENARIO_VARS=R1_SCSIFRONT=hardirq \
+#       tests/xen-e2e/run.sh pvscsi-reset-1vcpu
+# R1_FRONTFIX=NAME.ko: the same with a module copied into scenarios/ by
+# hand.)
 # A hang is a console without the guest's 2-s heartbeat (R1_IDLE s); it
 # is then examined from dom0 into $XE_OUT/hang-NAME/: vCPU time growth
 # (xl vcpu-list), registers and a stack trace with symbols (xenctx; dom0
@@ -45,7 +49,8 @@ if [ -n "${R1_FRONTFIX:-}" ] && [ -f /xe/xen-scsifront-fix.ko ]; then
     xe_say "xen-scsifront: $(cat /sys/module/xen_scsifront/srcversion 2>/dev/null) (fixed build)"
     xe_modprobe sd_mod sg
 else
-    xe_modprobe xen-scsifront sd_mod sg
+    # the kernel's own, or contrib/linux's (R1_SCSIFRONT)
+    xe_load_scsifront
 fi
 check luns-appear xe_wait_for 90 '[ -n "$(xe_blockdev 0:0:0)" ] && [ -n "$(xe_blockdev 0:1:0)" ]' ||
     { xe_diag; exit 1; }
@@ -158,6 +163,9 @@ run_guest() {
     if [ -n "${R1_FRONTFIX:-}" ]; then
         # R1_FRONTFIX=FILE: the guest loads this xen-scsifront.ko instead.
         cp "$XE_HARNESS/scenarios/$R1_FRONTFIX" "$XE_GUESTS/$name/root/xe/xen-scsifront-fix.ko" || return 1
+    fi
+    if [ -n "${R1_SCSIFRONT:-}" ]; then
+        domu_scsifront "$name" "$R1_SCSIFRONT" || return 1
     fi
     domu_create "$name" --fat --vcpus "${R1_VCPUS:-1}" R1_ORDER="$order" R1_RUNTIME="${R1_RUNTIME:-24}" \
         ${R1_FRONTFIX:+R1_FRONTFIX=1} || return 1
