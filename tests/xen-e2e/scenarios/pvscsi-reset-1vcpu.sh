@@ -15,8 +15,7 @@
 # instead of the kernel's own, e.g.
 #   XE_LINUX_MODULES_EXTRA=hardirq XE_SCENARIO_VARS=R1_SCSIFRONT=hardirq \
 #       tests/xen-e2e/run.sh pvscsi-reset-1vcpu
-# R1_FRONTFIX=NAME.ko: the same with a module copied into scenarios/ by
-# hand.)
+# R1_SCSIFRONT=fix is contrib/linux's fix of the hang below.)
 # A hang is a console without the guest's 2-s heartbeat (R1_IDLE s); it
 # is then examined from dom0 into $XE_OUT/hang-NAME/: vCPU time growth
 # (xl vcpu-list), registers and a stack trace with symbols (xenctx; dom0
@@ -41,17 +40,8 @@ XE_CHECK_TIMEOUT=200
 # Heartbeat: a hung guest falls silent.
 ( while :; do echo "XE-HB $(cut -d' ' -f1 /proc/uptime)"; sleep 2; done ) &
 hb=$!
-if [ -n "${R1_FRONTFIX:-}" ] && [ -f /xe/xen-scsifront-fix.ko ]; then
-    # A xen-scsifront built with the fix of contrib/linux (scsi_done()
-    # outside the host lock).
-    xe_modprobe scsi_mod
-    insmod /xe/xen-scsifront-fix.ko || xe_say "insmod xen-scsifront-fix.ko failed"
-    xe_say "xen-scsifront: $(cat /sys/module/xen_scsifront/srcversion 2>/dev/null) (fixed build)"
-    xe_modprobe sd_mod sg
-else
-    # the kernel's own, or contrib/linux's (R1_SCSIFRONT)
-    xe_load_scsifront
-fi
+# the kernel's own xen-scsifront, or contrib/linux's (R1_SCSIFRONT)
+xe_load_scsifront
 check luns-appear xe_wait_for 90 '[ -n "$(xe_blockdev 0:0:0)" ] && [ -n "$(xe_blockdev 0:1:0)" ]' ||
     { xe_diag; exit 1; }
 xe_say "vcpus: $(grep -c ^processor /proc/cpuinfo); kernel $(uname -r); devices: $(xe_scsi_devices | tr '\n' ' ')"
@@ -160,15 +150,10 @@ run_guest() {
     check "$name-lio-fileio" lio_fileio "k$sfx" "/tmp/k$sfx.img" || return 1
     check "$name-lio-lun" scsiback_lun $WWN "$lun" "k$sfx" || return 1
     guest_script_body | guest_script "$name"
-    if [ -n "${R1_FRONTFIX:-}" ]; then
-        # R1_FRONTFIX=FILE: the guest loads this xen-scsifront.ko instead.
-        cp "$XE_HARNESS/scenarios/$R1_FRONTFIX" "$XE_GUESTS/$name/root/xe/xen-scsifront-fix.ko" || return 1
-    fi
     if [ -n "${R1_SCSIFRONT:-}" ]; then
         domu_scsifront "$name" "$R1_SCSIFRONT" || return 1
     fi
-    domu_create "$name" --fat --vcpus "${R1_VCPUS:-1}" R1_ORDER="$order" R1_RUNTIME="${R1_RUNTIME:-24}" \
-        ${R1_FRONTFIX:+R1_FRONTFIX=1} || return 1
+    domu_create "$name" --fat --vcpus "${R1_VCPUS:-1}" R1_ORDER="$order" R1_RUNTIME="${R1_RUNTIME:-24}" || return 1
     check "$name-vscsi-nodes" vscsi_attach vscsi "$DOMID" 9 "$WWN:$lun=9:0:0:0" || return 1
     qemu_start "$name" -msg timestamp=on -D "/tmp/trace-$name.log" -trace 'xen_pvscsi_*' \
         -drive if=none,id=d0,file="/tmp/p$sfx.img",format=raw,cache=none,aio=native \
