@@ -195,10 +195,17 @@ else
     if [ -n "$upd" ]; then
         xe_log "rootfs: updating $(echo "$upd" | wc -l) packages to this machine's candidate versions"
         mkdir -p "$R.tmp/var/cache/xe-upd"
+        # dpkg -i unpacks all the archives before it configures any, so
+        # it refuses a package that pre-depends on the newer version of
+        # another (libpam-modules on libpam-modules-bin: unpacked, not yet
+        # configured); a second pass installs what the first refused.
         # shellcheck disable=SC2086
-        if ! (cd "$R.tmp/var/cache/xe-upd" && apt-get -q -o APT::Sandbox::User=root download $upd >/dev/null) ||
-           ! chroot "$R.tmp" sh -c 'dpkg -i /var/cache/xe-upd/*.deb' > "$XE_CACHE/rootfs-update.log" 2>&1; then
-            xe_log "rootfs: WARNING: update failed (see $XE_CACHE/rootfs-update.log); keeping the suite versions"
+        if ! (cd "$R.tmp/var/cache/xe-upd" && apt-get -q -o APT::Sandbox::User=root download $upd >/dev/null); then
+            xe_log "rootfs: WARNING: could not download the updates; keeping the suite versions"
+        elif ! chroot "$R.tmp" sh -c 'dpkg -i /var/cache/xe-upd/*.deb ||
+                 { echo "== second pass"; dpkg -i /var/cache/xe-upd/*.deb; }' \
+                 > "$XE_CACHE/rootfs-update.log" 2>&1; then
+            xe_log "rootfs: WARNING: update failed twice (see $XE_CACHE/rootfs-update.log); some packages may be at the suite's versions"
         fi
         rm -rf "$R.tmp/var/cache/xe-upd"
     fi
