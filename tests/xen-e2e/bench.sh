@@ -83,12 +83,17 @@
 #
 # Output: the config and the tables on stdout; in the run directory
 # (printed): bench-raw.csv (one row per fio job), bench-summary.csv (min /
-# median / max per backend and job, ratios of the medians), bench-cost.csv,
+# median / max per backend and job, ratios of the medians),
+# bench-paired.csv (xen-pvscsi against each backend within each rep, where
+# they ran back to back: median and range of the per-rep ratios of speed
+# and of dom0's CPU per I/O, and in how many reps xen-pvscsi was as fast
+# or as cheap; TCG's speed can change by 2x from one rep to the next on a
+# loaded host, which a ratio of medians does not cancel), bench-cost.csv,
 # bench-strace.csv, bench-unitcost.csv (dom0's unit costs: a syscall, a
 # clock read, a thread wake-up, page-cache reads and writes, memcpy;
 # lib/unitcost.c, run in dom0 once the guest has stopped),
-# bench-ratios.png (gnuplot; skipped without gnuplot: apt-get install
-# gnuplot-nox). Everything runs under TCG, nested: the
+# bench-ratios.png (the paired medians; gnuplot; skipped without gnuplot:
+# apt-get install gnuplot-nox). Everything runs under TCG, nested: the
 # numbers compare the backends on this setup only; cost per I/O is in
 # TCG microseconds (only ratios mean anything). The cost table's "cores"
 # column is QEMU's CPU time per second of the measured window: near 1
