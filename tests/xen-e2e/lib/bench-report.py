@@ -280,6 +280,11 @@ def main():
     for key, r in rows:
         if key[0] == "m":
             rep_of[(key[1], key[2], key[3])] = r
+    # per pair: (median, min, max, reps where xen-pvscsi was at least as
+    # fast / as cheap, reps) of the speed and of the dom0 cost ratios
+    def stats(v, good):
+        return (med(v), min(v), max(v), sum(map(good, v)), len(v)) if v else None
+
     paired = []
     for j in jobs:
         _, mkey, hib = metric_of(j)
@@ -296,18 +301,20 @@ def main():
                 c = ratio(a["dom0_us_per_io"], o["dom0_us_per_io"])
                 if c is not None:
                     co.append(c)
-            paired.append((j, other, sp, co))
+            paired.append((j, other, stats(sp, lambda x: x >= 1), stats(co, lambda x: x <= 1)))
     if any(p[2] for p in paired):
         print()
         print("paired ratios: xen-pvscsi / the other backend within each rep (speed: > 1 = xen-pvscsi"
               " faster, latency inverted; dom0: CPU-us per I/O, < 1 = xen-pvscsi cheaper),")
         print("  median (min-max) over reps, and in how many reps xen-pvscsi was at least as fast / as cheap")
         print(f"{'job':<18} {'against':<10} {'speed':>20} {'faster':>7} {'dom0 cost':>20} {'cheaper':>8}")
+
+        def cells(t, w):
+            if not t:
+                return f"{'NA':>20} {'':>{w}}"
+            return f"{fmt(t[0], 2) + ' (' + fmt(t[1], 2) + '-' + fmt(t[2], 2) + ')':>20} {f'{t[3]}/{t[4]}':>{w}}"
         for j, other, sp, co in paired:
-            def mm(v):
-                return f"{fmt(med(v), 2)} ({fmt(min(v), 2)}-{fmt(max(v), 2)})" if v else "NA"
-            print(f"{j:<18} {LABEL[other]:<10} {mm(sp):>20} {sum(x >= 1 for x in sp):>3}/{len(sp):<3}"
-                  f" {mm(co):>20} {sum(x <= 1 for x in co):>4}/{len(co):<3}")
+            print(f"{j:<18} {LABEL[other]:<10} {cells(sp, 7)} {cells(co, 8)}")
     paired_csv = os.path.join(run, "bench-paired.csv")
     with open(paired_csv, "w", newline="") as f:
         w = csv.writer(f)
@@ -315,11 +322,9 @@ def main():
                     "reps_pv_faster", "dom0_ratio_median", "dom0_ratio_min", "dom0_ratio_max",
                     "reps_pv_cheaper"])
         for j, other, sp, co in paired:
-            w.writerow([j, other, len(sp)]
-                       + (["%.3f" % med(sp), "%.3f" % min(sp), "%.3f" % max(sp), sum(x >= 1 for x in sp)]
-                          if sp else ["", "", "", ""])
-                       + (["%.3f" % med(co), "%.3f" % min(co), "%.3f" % max(co), sum(x <= 1 for x in co)]
-                          if co else ["", "", "", ""]))
+            w.writerow([j, other, sp[4] if sp else 0]
+                       + [f"{y:.3f}" if isinstance(y, float) else y
+                          for t in (sp, co) for y in (t[:4] if t else ("", "", "", ""))])
 
     def sm(j, b, k):
         for s in summ:
@@ -516,7 +521,7 @@ def main():
             for i, (other, idx) in enumerate((("kernel", 2), ("xenblock", 2), ("kernel", 3), ("xenblock", 3))):
                 p = pr.get((j, other))
                 if p and p[idx]:
-                    v[i] = med(p[idx])
+                    v[i] = p[idx][0]
             f.write(f"{j} " + " ".join("NaN" if y is None else f"{y:.4f}" for y in v) + "\n")
     if gp and shutil.which("gnuplot"):
         png = os.path.join(run, "bench-ratios.png")
